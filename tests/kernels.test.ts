@@ -1,0 +1,183 @@
+// Each WGSL kernel against its float64 CPU reference (src/cpu/reference.ts) on random shapes.
+import { describe, expect, it } from 'vitest';
+import { testKernels, randomArray, maxAbsDiff, rng } from './helpers/gpu.js';
+import { attentionRef, geluErfRef, geluTanhRef, layernormRef, matmulRef, nllRef, rotaryRef, erf64 } from '../src/cpu/reference.js';
+import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
+
+describe('float64 references', () => {
+  it('erf64 matches known values', () => {
+    expect(erf64(0.5)).toBeCloseTo(0.5204998778130465, 14);
+    expect(erf64(1)).toBeCloseTo(0.8427007929497149, 14);
+    expect(erf64(-2)).toBeCloseTo(-0.9953222650189527, 14);
+    expect(erf64(3)).toBeCloseTo(0.9999779095030014, 14);
+  });
+});
+
+describe.each(['register', 'shared'] as const)('matmul (%s)', (variant) => {
+  const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [33, 65, 31], [64, 64, 64], [70, 129, 100]];
+  for (const [M, N, K] of shapes) {
+    for (const layout of ['kn', 'nk'] as const) {
+      for (const dtype of ['f32', 'f16'] as const) {
+        // f16 storage packs pairs, so it needs an even row length
+        if (dtype === 'f16' && (layout === 'kn' ? N : K) % 2) continue;
+        it(`${M}×${K}·${K}×${N} ${layout} ${dtype}`, async () => {
+          const k = await testKernels(variant);
+          const gpu = k.gpu;
+          const x = randomArray(M * K, 1);
+          let w = randomArray(K * N, 2);
+          const wBits = dtype === 'f16' ? f32ToF16Bits(w) : null;
+          if (wBits) w = f16BitsToF32(wBits);
+          const bias = randomArray(N, 3);
+          const [sK, sN] = layout === 'kn' ? [N, 1] : [1, K];
+          const xb = gpu.upload('x', x);
+          const wb = gpu.upload('w', wBits ?? w);
+          const bb = gpu.upload('b', bias);
+          const yb = gpu.createBuffer('y', M * N * 4);
+          k.matmul({ x: xb, w: wb, wDtype: dtype, bias: bb, y: yb, M, N, K, sK, sN });
+          const y = await gpu.readF32(yb, 0, M * N);
+          expect(maxAbsDiff(y, matmulRef(x, w, M, N, K, sK, sN, bias))).toBeLessThan(1e-4);
+        });
+      }
+    }
+  }
+});
+
+describe('layernorm', () => {
+  it.each([[1, 5], [17, 64], [3, 130]])('%i rows × %i', async (rows, d) => {
+    const k = await testKernels();
+    const x = randomArray(rows * d, 4, 3);
+    for (let i = 0; i < x.length; i++) x[i] += 2; // non-zero mean
+    const g = randomArray(d, 5);
+    const b = randomArray(d, 6);
+    const yb = k.gpu.createBuffer('y', rows * d * 4);
+    const stats = k.gpu.createBuffer('stats', rows * 8);
+    k.layernorm(k.gpu.upload('x', x), k.gpu.upload('g', g), k.gpu.upload('b', b), yb, stats, rows, d, 1e-5);
+    expect(maxAbsDiff(await k.gpu.readF32(yb, 0, rows * d), layernormRef(x, g, b, rows, d, 1e-5))).toBeLessThan(2e-5);
+  });
+});
+
+describe('gelu', () => {
+  it.each(['tanh', 'erf'] as const)('%s', async (kind) => {
+    const k = await testKernels();
+    const n = 10001;
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = -12 + (24 * i) / (n - 1);
+    const yb = k.gpu.createBuffer('y', n * 4);
+    k.gelu(kind, k.gpu.upload('x', x), yb, n);
+    const y = await k.gpu.readF32(yb, 0, n);
+    const ref = Array.from(x, kind === 'tanh' ? geluTanhRef : geluErfRef);
+    expect(maxAbsDiff(y, ref)).toBeLessThan(2e-6);
+    // relative accuracy in the negative tail (erfc formulation)
+    if (kind === 'erf') {
+      const i = Math.round(((-5 + 12) / 24) * (n - 1));
+      expect(Math.abs(y[i] / ref[i] - 1)).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('attention', () => {
+  it.each([[2, 5, 3, 4], [1, 70, 2, 16], [3, 9, 4, 7]])('B=%i T=%i H=%i dh=%i', async (B, T, H, dh) => {
+    const k = await testKernels();
+    const d = H * dh;
+    // fused GPT-2-style qkv rows [q | k | v], each head-major
+    const qkv = randomArray(B * T * 3 * d, 7, 2);
+    const q = new Float32Array(B * T * d), kk = new Float32Array(B * T * d), v = new Float32Array(B * T * d);
+    for (let r = 0; r < B * T; r++) for (let f = 0; f < d; f++) {
+      q[r * d + f] = qkv[r * 3 * d + f]; kk[r * d + f] = qkv[r * 3 * d + d + f]; v[r * d + f] = qkv[r * 3 * d + 2 * d + f];
+    }
+    const buf = k.gpu.upload('qkv', qkv);
+    const z = k.gpu.createBuffer('z', B * T * d * 4);
+    const pattern = k.gpu.createBuffer('pattern', B * H * T * T * 4);
+    const redirect = k.gpu.upload('redirect', new Uint32Array(B * 2).fill(0xffffffff));
+    k.attention({ qk: buf, v: buf, z, pattern, redirect, B, T, H, dh, qBase: 0, kBase: d, vBase: 2 * d, rowStrideQK: 3 * d, rowStrideV: 3 * d, headStrideQK: dh, headStrideV: dh });
+    const ref = attentionRef(q, kk, v, B, T, H, dh);
+    expect(maxAbsDiff(await k.gpu.readF32(z, 0, B * T * d), ref.z)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await k.gpu.readF32(pattern, 0, B * H * T * T), ref.pattern)).toBeLessThan(1e-6);
+  });
+
+  it('redirects one (head, query) row to key 0', async () => {
+    const k = await testKernels();
+    const B = 2, T = 6, H = 2, dh = 4, d = 8;
+    const qkv = randomArray(B * T * 3 * d, 8, 2);
+    const buf = k.gpu.upload('qkv', qkv);
+    const z = k.gpu.createBuffer('z', B * T * d * 4);
+    const redirect = k.gpu.upload('redirect', new Uint32Array([1, 4, 0xffffffff, 0xffffffff]));
+    k.attention({ qk: buf, v: buf, z, redirect, B, T, H, dh, qBase: 0, kBase: d, vBase: 2 * d, rowStrideQK: 3 * d, rowStrideV: 3 * d, headStrideQK: dh, headStrideV: dh });
+    const out = await k.gpu.readF32(z, 0, B * T * d);
+    for (let i = 0; i < dh; i++) expect(out[4 * d + dh + i]).toBe(qkv[2 * d + dh + i]);
+  });
+});
+
+describe('rotary', () => {
+  it('rotate-half on the first rot dims, positions arbitrary', async () => {
+    const k = await testKernels();
+    const rows = 11, H = 3, dh = 8, rot = 4, base = 10000, d = H * dh;
+    // NeoX layout: per head [q | k | v] of dh each
+    const qkv = randomArray(rows * 3 * d, 9);
+    const positions = Uint32Array.from({ length: rows }, (_, i) => (i * 7) % 50);
+    const half = rot / 2;
+    const table = new Float32Array(64 * half * 2);
+    for (let p = 0; p < 64; p++) for (let j = 0; j < half; j++) {
+      const a = p / Math.pow(base, (2 * j) / rot);
+      table[(p * half + j) * 2] = Math.cos(a); table[(p * half + j) * 2 + 1] = Math.sin(a);
+    }
+    const out = k.gpu.createBuffer('out', rows * 2 * d * 4);
+    k.rotary({ qkv: k.gpu.upload('qkv', qkv), cosSin: k.gpu.upload('cs', table), positions: k.gpu.upload('pos', positions), out, rows, H, dh, rot, ldQKV: 3 * d, qBase: 0, kBase: dh, headStride: 3 * dh });
+    const got = await k.gpu.readF32(out, 0, rows * 2 * d);
+    const q = new Float32Array(rows * d), kk = new Float32Array(rows * d);
+    for (let r = 0; r < rows; r++) for (let h = 0; h < H; h++) for (let i = 0; i < dh; i++) {
+      q[(r * H + h) * dh + i] = qkv[r * 3 * d + h * 3 * dh + i];
+      kk[(r * H + h) * dh + i] = qkv[r * 3 * d + h * 3 * dh + dh + i];
+    }
+    const qr = rotaryRef(q, positions, rows, H, dh, rot, base), kr = rotaryRef(kk, positions, rows, H, dh, rot, base);
+    const expected = new Float64Array(rows * 2 * d);
+    for (let r = 0; r < rows; r++) for (let f = 0; f < d; f++) { expected[r * 2 * d + f] = qr[r * d + f]; expected[r * 2 * d + d + f] = kr[r * d + f]; }
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5);
+  });
+});
+
+describe('embedding gather', () => {
+  it('gathers rows across chunks, f32 and f16', async () => {
+    const k = await testKernels();
+    const V = 37, d = 6, rows = 20;
+    const table = randomArray(V * d, 10);
+    const bits = f32ToF16Bits(table);
+    const r = rng(11);
+    const ids = Uint32Array.from({ length: rows }, () => Math.floor(r() * V));
+    for (const dtype of ['f32', 'f16'] as const) {
+      const src = dtype === 'f16' ? f16BitsToF32(bits) : table;
+      const x = k.gpu.createBuffer('x', rows * d * 4);
+      const idb = k.gpu.upload('ids', ids);
+      for (const [start, count] of [[0, 16], [16, 16], [32, 5]]) {
+        const part = dtype === 'f16' ? bits.subarray(start * d, (start + count) * d) : table.subarray(start * d, (start + count) * d);
+        k.embedGather(idb, k.gpu.upload('t', part), dtype, x, rows, d, start, count);
+      }
+      const got = await k.gpu.readF32(x, 0, rows * d);
+      const expected = new Float32Array(rows * d);
+      for (let n = 0; n < rows; n++) for (let i = 0; i < d; i++) expected[n * d + i] = src[ids[n] * d + i];
+      expect(maxAbsDiff(got, expected)).toBe(0);
+    }
+  });
+});
+
+describe('streaming log-sum-exp / nll', () => {
+  it('matches a one-shot log-softmax over chunked vocabularies', async () => {
+    const k = await testKernels();
+    const rows = 9, V = 1003;
+    const logits = randomArray(rows * V, 12, 8);
+    const r = rng(13);
+    const targets = Int32Array.from({ length: rows }, (_, i) => (i === rows - 1 ? -1 : Math.floor(r() * V)));
+    const tb = k.gpu.upload('targets', targets);
+    const state = k.gpu.createBuffer('state', rows * 12);
+    const nll = k.gpu.createBuffer('nll', rows * 4);
+    const chunk = 256;
+    for (let v0 = 0; v0 < V; v0 += chunk) {
+      const cols = Math.min(chunk, V - v0);
+      const part = new Float32Array(rows * cols);
+      for (let n = 0; n < rows; n++) part.set(logits.subarray(n * V + v0, n * V + v0 + cols), n * cols);
+      k.lseUpdate(k.gpu.upload('chunk', part), tb, state, rows, cols, cols, v0, v0 === 0);
+    }
+    k.nllFinalize(tb, state, nll, rows);
+    expect(maxAbsDiff(await k.gpu.readF32(nll, 0, rows), nllRef(logits, targets, rows, V))).toBeLessThan(1e-5);
+  });
+});
