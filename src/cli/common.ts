@@ -1,0 +1,73 @@
+// Shared CLI plumbing: the embedded default model, opening the GPU and a model, reading inputs.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gpu } from '../gpu/device.js';
+import { loadModel } from '../model/load.js';
+import type { Transformer } from '../model/forward.js';
+import { progressBar } from './progress.js';
+import { readIdsFile, type TokenBatch } from './ids.js';
+import { loadTokenizer } from '../io/tokenizer.js';
+
+export const DEFAULT_MODEL_NAME = 'gpt2-brown';
+
+/** weights/gpt2-brown beside the bundle (dist/) or the sources (src/cli/). */
+export function defaultModelDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['..', '../..']) {
+    const dir = path.resolve(here, up, 'weights', DEFAULT_MODEL_NAME);
+    if (existsSync(path.join(dir, 'config.json'))) return dir;
+  }
+  throw new Error(`the embedded model weights/${DEFAULT_MODEL_NAME} was not found; pass --model DIR`);
+}
+
+export async function openGpu(profiling = false): Promise<Gpu> {
+  return Gpu.create(profiling ? { dawnFlags: ['disable-dawn-features=timestamp_quantization'] } : {});
+}
+
+export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'auto' | 'f32' = 'auto'): Promise<{ model: Transformer; dir: string }> {
+  const modelDir = dir ?? defaultModelDir();
+  const bar = progressBar('loading weights', 1, 'tensors');
+  const model = await loadModel(gpu, modelDir, { storage, onProgress: (done, total) => bar.update(done, total) });
+  bar.stop();
+  return { model, dir: modelDir };
+}
+
+export interface InputOptions {
+  ids?: string;
+  text?: string;
+  bos?: boolean;
+}
+
+/** Token ids from --ids FILE or --text (tokenized with the model folder's tokenizer.json). */
+export async function readInputs(opts: InputOptions, modelDir: string, model: Transformer): Promise<TokenBatch> {
+  if (opts.ids && opts.text) throw new Error('give either --ids or --text, not both');
+  if (opts.ids) return readIdsFile(opts.ids);
+  if (opts.text !== undefined) {
+    const tokenizer = await loadTokenizer(modelDir);
+    const ids = tokenizer.encode(opts.text);
+    if (opts.bos) {
+      const bos = tokenizer.bosId ?? tokenizer.eosId;
+      if (bos === null) throw new Error(`--bos: the tokenizer in ${modelDir} defines no BOS/EOS token`);
+      ids.unshift(bos);
+    }
+    if (ids.length === 0) throw new Error('--text: the text encodes to no tokens');
+    if (ids.length > model.spec.nCtx) throw new Error(`--text: ${ids.length} tokens exceed the model's context length ${model.spec.nCtx}`);
+    return { ids: Int32Array.from(ids), B: 1, T: ids.length };
+  }
+  throw new Error('missing input: pass --ids FILE (JSON or safetensors with input_ids) or --text "..."');
+}
+
+/** Runs a command body, printing errors as one clear line and exiting non-zero. */
+export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await body(...args);
+    } catch (e) {
+      const err = e as Error;
+      console.error(`plateau: ${err.message}`);
+      if (process.env.PLATEAU_DEBUG) console.error(err.stack);
+      process.exitCode = 1;
+    }
+  };
+}
