@@ -63,9 +63,13 @@ export class Gpu {
   private uniformUsed = 0;
   private readonly uniformArenaSize = 1 << 16;
   private readonly uniformAlign: number;
-  /** Observers of dispatches (the profiler). */
+  /** Observers of dispatches (the profiler). All null unless a profiler is attached: profiling off costs nothing. */
   dispatchHook: ((kernel: string, pass: GPUComputePassEncoder, phase: 'begin' | 'end', work?: KernelWork) => void) | null = null;
   passTimestampWrites: ((kernel: string, work?: KernelWork) => GPUComputePassTimestampWrites | undefined) | null = null;
+  /** Called with everything a dispatch used, after it is recorded (the profiler's CPU-timing replay). */
+  recordHook: ((d: RecordedDispatch) => void) | null = null;
+  /** Called on the command encoder just before it is finished and submitted (the profiler resolves timestamp queries). */
+  submitHook: ((encoder: GPUCommandEncoder) => void) | null = null;
 
   /** The GPU entry object: held so that it is not garbage-collected while the device lives (Dawn frees its instance with it). */
   private readonly gpuEntry: GPU;
@@ -232,14 +236,22 @@ export class Gpu {
     buffers.forEach((b, i) => {
       if (b) entries.push({ binding: i, resource: 'buffer' in b ? b : { buffer: b } });
     });
-    if (uniforms) entries.push({ binding: buffers.length, resource: this.uniform(uniforms.words, uniforms.floatMask) });
+    const uniformBinding = uniforms ? this.uniform(uniforms.words, uniforms.floatMask) : null;
+    if (uniformBinding) entries.push({ binding: buffers.length, resource: uniformBinding });
     const bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
     const timestampWrites = this.passTimestampWrites?.(kernel, work);
     const pass = this.getEncoder().beginComputePass({ label: kernel, ...(timestampWrites ? { timestampWrites } : {}) });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
+    this.dispatchHook?.(kernel, pass, 'begin', work);
     pass.dispatchWorkgroups(x, y, z);
+    this.dispatchHook?.(kernel, pass, 'end', work);
     pass.end();
+    if (this.recordHook) {
+      // A copy of the uniform words: the arena is reused after the next flush.
+      const u = uniformBinding ? { binding: buffers.length, bytes: this.uniformStaging.slice(uniformBinding.offset!, uniformBinding.offset! + uniformBinding.size!) } : null;
+      this.recordHook({ kernel, pipeline, entries: u ? entries.filter((e) => e.binding !== u.binding) : entries, uniform: u, workgroups: [x, y, z], work });
+    }
     this.pendingDispatches++;
     if (this.pendingDispatches >= 512) this.flush();
   }
@@ -256,6 +268,7 @@ export class Gpu {
       this.uniformUsed = 0;
     }
     if (this.encoder) {
+      this.submitHook?.(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
       this.pendingDispatches = 0;
@@ -308,6 +321,18 @@ export class Gpu {
 export interface KernelWork {
   flops: number;
   bytes: number;
+}
+
+/** One recorded dispatch, as handed to `Gpu.recordHook`: enough to replay it on its own. */
+export interface RecordedDispatch {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  /** Bind group entries except the uniform block's. */
+  entries: GPUBindGroupEntry[];
+  /** The uniform block's binding and a copy of its bytes. */
+  uniform: { binding: number; bytes: Uint8Array } | null;
+  workgroups: [number, number, number];
+  work?: KernelWork;
 }
 
 const LIMIT_NAMES = [
