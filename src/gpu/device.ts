@@ -59,7 +59,7 @@ export class Gpu {
   private lostMessage: string | null = null;
   private destroyed = false;
   private uniformArena: GPUBuffer;
-  private uniformStaging: Uint8Array;
+  private uniformStaging: Uint8Array<ArrayBuffer>;
   private uniformUsed = 0;
   private readonly uniformArenaSize = 1 << 16;
   private readonly uniformAlign: number;
@@ -180,7 +180,8 @@ export class Gpu {
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
-    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // WebGPU's typings refuse views of SharedArrayBuffer; Plateau never passes one.
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength) as Uint8Array<ArrayBuffer>;
     if (bytes.byteLength % 4 !== 0) {
       const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
       padded.set(bytes);
@@ -216,14 +217,14 @@ export class Gpu {
   /**
    * Records one dispatch. `buffers` bind in order at @binding(0..) (null = a binding this entry
    * point does not use, left out of its 'auto' layout); if `uniforms` is given it binds after them
-   * (u32 words; entries flagged in `floatMask` are written as f32).
+   * (u32 words; entries flagged in `floatMask` are written as f32), or at `uniforms.binding`.
    */
   dispatch(
     kernel: string,
     pipeline: GPUComputePipeline,
     buffers: (GPUBuffer | GPUBufferBinding | null)[],
     workgroups: [number, number?, number?],
-    uniforms?: { words: ArrayLike<number>; floatMask?: readonly boolean[] },
+    uniforms?: { words: ArrayLike<number>; floatMask?: readonly boolean[]; binding?: number },
     work?: KernelWork,
   ): void {
     const [x, y = 1, z = 1] = workgroups;
@@ -237,7 +238,7 @@ export class Gpu {
       if (b) entries.push({ binding: i, resource: 'buffer' in b ? b : { buffer: b } });
     });
     const uniformBinding = uniforms ? this.uniform(uniforms.words, uniforms.floatMask) : null;
-    if (uniformBinding) entries.push({ binding: buffers.length, resource: uniformBinding });
+    if (uniforms) entries.push({ binding: uniforms.binding ?? buffers.length, resource: uniformBinding! });
     const bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
     const timestampWrites = this.passTimestampWrites?.(kernel, work);
     const pass = this.getEncoder().beginComputePass({ label: kernel, ...(timestampWrites ? { timestampWrites } : {}) });
@@ -249,7 +250,7 @@ export class Gpu {
     pass.end();
     if (this.recordHook) {
       // A copy of the uniform words: the arena is reused after the next flush.
-      const u = uniformBinding ? { binding: buffers.length, bytes: this.uniformStaging.slice(uniformBinding.offset!, uniformBinding.offset! + uniformBinding.size!) } : null;
+      const u = uniformBinding ? { binding: uniforms!.binding ?? buffers.length, bytes: this.uniformStaging.slice(uniformBinding.offset!, uniformBinding.offset! + uniformBinding.size!) } : null;
       this.recordHook({ kernel, pipeline, entries: u ? entries.filter((e) => e.binding !== u.binding) : entries, uniform: u, workgroups: [x, y, z], work });
     }
     this.pendingDispatches++;

@@ -31,6 +31,8 @@ export interface ForwardRequest {
   logits?: 'all' | 'none' | number[];
   /** Called at each hook point (in execution order) to record GPU edits of the activation. */
   onHook?: (site: HookSite) => void;
+  /** Called after each layer's q, k, v exist: the fused qkv rows and the rows attention reads q, k from (rotated for rotary models). */
+  onAttentionInputs?: (layer: number, qkv: { buffer: GPUBuffer; width: number }, qk: { buffer: GPUBuffer; width: number }) => void;
   /** Per layer, a [B, 2] table (head, query) redirecting that attention row to key 0 (0xffffffff = none). */
   redirect?: Map<number, Uint32Array>;
   /** Start at this layer from a given resid_pre (rows B·T, width d) instead of the embeddings. */
@@ -56,7 +58,7 @@ export interface ForwardResult {
 const NONE = 0xffffffff;
 
 /** Activation buffers for one row count, reused across passes. */
-class Workspace {
+export class Workspace {
   readonly buffers = new Map<string, GPUBuffer>();
   constructor(private gpu: Gpu, readonly rows: number) {}
   get(name: string, floats: number): GPUBuffer {
@@ -217,6 +219,7 @@ export class Transformer {
         qkSource = qkRot;
         qk = { qBase: 0, kBase: d, rowStride: 2 * d, headStride: spec.dHead };
       }
+      req.onAttentionInputs?.(l, { buffer: qkv, width: 3 * d }, { buffer: qkSource, width: qk.rowStride });
       const patternName = `${b}.attn.hook_pattern`;
       const scoresName = `${b}.attn.hook_attn_scores`;
       const patternFloats = B * spec.nHeads * T * T;

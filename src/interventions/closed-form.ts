@@ -1,0 +1,135 @@
+// Strategy "final-layer-closed-form": exact final-layer neuron ablations without re-running the
+// model (algebra in shaders/neuron-closed-form.wgsl). Per (row, neuron) pair one streamed pass
+// over the vocabulary; the per-neuron unembedded directions B_i are produced one vocabulary chunk
+// at a time by a matrix product and consumed at once, never stored whole.
+import type { Transformer } from '../model/forward.js';
+import type { CleanRun } from './clean-run.js';
+import { rowGrid, specializeWeights } from '../gpu/kernels.js';
+import source from '../../shaders/neuron-closed-form.wgsl';
+
+interface Bindings { [binding: number]: GPUBuffer }
+
+export class FinalLayerNeuronSweep {
+  private readonly rows: number;
+  private readonly u: GPUBuffer;
+  private readonly gu: GPUBuffer;
+  private readonly unorm: GPUBuffer;
+  private readonly targets: GPUBuffer;
+  private readonly cleanNll: GPUBuffer;
+  private readonly beta: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(private model: Transformer, private clean: CleanRun) {
+    const { gpu, spec } = model;
+    const d = spec.dModel;
+    const N = clean.B * clean.T;
+    this.rows = N;
+    if (N * 12 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
+    this.u = this.buffer('cf:u', N * d);
+    this.gu = this.buffer('cf:gu', N * d);
+    this.unorm = this.buffer('cf:unorm', N);
+    const targets = new Int32Array(N);
+    for (let n = 0; n < N; n++) targets[n] = n % clean.T < clean.T - 1 ? clean.ids[n + 1] : -1;
+    this.targets = this.owned[this.owned.push(gpu.upload('cf:targets', targets)) - 1];
+    this.cleanNll = this.owned[this.owned.push(gpu.upload('cf:clean-nll', clean.nllRows)) - 1];
+    this.beta = model.weights.lnFinal.beta;
+    this.dispatch('center_rows', { 0: clean.buffer('final_resid'), 2: model.weights.lnFinal.gamma, 3: this.u, 4: this.gu, 5: this.unorm }, rowGrid(N), {});
+  }
+
+  private buffer(label: string, floats: number): GPUBuffer {
+    const b = this.model.gpu.createBuffer(label, floats * 4);
+    this.owned.push(b);
+    return b;
+  }
+
+  private dispatch(entry: string, bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0): void {
+    const { gpu, spec, weights } = this.model;
+    const wOut = weights.layers[spec.nLayers - 1].mlpOut;
+    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}`;
+    const pipeline = gpu.pipeline(key, () => specializeWeights(source, { w: wOut.matrix.dtype }), entry);
+    const buffers: (GPUBuffer | null)[] = [];
+    for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
+    for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
+    const v = (name: string) => params[name] ?? 0;
+    const words = [this.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), wOut.sK, wOut.sN, 0, spec.eps];
+    const floatMask = words.map((_, i) => i === 13);
+    gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
+  }
+
+  /** Neurons per tile so that per-pair state and per-neuron chunks fit one binding. */
+  neuronsPerTile(): number {
+    return Math.max(1, Math.floor(this.model.gpu.maxBinding / (12 * this.rows)));
+  }
+
+  /** dnll [count, B, T−1] for neurons i0 .. i0+count of the final layer. */
+  async run(i0: number, count: number, means: Float32Array | null): Promise<Float32Array> {
+    const { clean } = this;
+    const out = new Float32Array(count * clean.B * (clean.T - 1));
+    const tile = this.neuronsPerTile();
+    for (let t0 = 0; t0 < count; t0 += tile) {
+      const mc = Math.min(tile, count - t0);
+      const part = await this.runTile(i0 + t0, mc, means);
+      out.set(part, t0 * clean.B * (clean.T - 1));
+    }
+    return out;
+  }
+
+  private async runTile(i0: number, mc: number, means: Float32Array | null): Promise<Float32Array> {
+    const { model, clean, rows: N } = this;
+    const { gpu, spec, kernels, weights } = model;
+    const d = spec.dModel;
+    const L = spec.nLayers - 1;
+    const wOut = weights.layers[L].mlpOut;
+    const scratch: GPUBuffer[] = [];
+    const tmp = (label: string, floats: number) => {
+      const b = gpu.createBuffer(label, floats * 4);
+      scratch.push(b);
+      return b;
+    };
+    const v = tmp('cf:v', mc * d);
+    const gv = tmp('cf:gv', mc * d);
+    const vnorm = tmp('cf:vnorm', mc);
+    this.dispatch('center_weights', { 1: wOut.matrix.chunks[0].buffer, 2: weights.lnFinal.gamma, 3: v, 4: gv, 5: vnorm }, [mc], { mc, i0 });
+    const uv = tmp('cf:uv', N * mc);
+    kernels.matmul({ x: this.u, w: v, wDtype: 'f32', y: uv, M: N, N: mc, K: d, sK: 1, sN: d });
+    const pairs = tmp('cf:pairs', N * mc * 2);
+    const meansBuf = means ? gpu.upload('cf:means', means) : kernels.placeholder;
+    if (means) scratch.push(meansBuf);
+    const post = clean.buffer(`blocks.${L}.mlp.hook_post`);
+    const [gy, gz] = rowGrid(N);
+    this.dispatch('pair_prep', { 7: post, 8: meansBuf, 9: uv, 10: this.unorm, 11: vnorm, 12: pairs }, [Math.ceil(mc / 64), gy, gz], { mc, i0, useMeans: means ? 1 : 0 });
+    const cols = Math.max(1, Math.min(model.vocabChunk(Math.max(N, mc)), 8192));
+    const aChunk = tmp('cf:A', N * cols);
+    const bChunk = tmp('cf:B', mc * cols);
+    const eChunk = tmp('cf:e', cols);
+    const state = tmp('cf:state', N * mc * 3);
+    let first = true;
+    for (const w of weights.unembed.chunks) {
+      for (let v0 = w.rowStart; v0 < w.rowStart + w.rowCount; v0 += cols) {
+        const n = Math.min(cols, w.rowStart + w.rowCount - v0);
+        const wOff = (v0 - w.rowStart) * d;
+        const wDtype = weights.unembed.dtype;
+        kernels.matmul({ x: this.gu, w: w.buffer, wDtype, y: aChunk, M: N, N: n, K: d, sK: 1, sN: d, wOff });
+        kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: mc, N: n, K: d, sK: 1, sN: d, wOff });
+        kernels.matmul({ x: this.beta, w: w.buffer, wDtype, y: eChunk, M: 1, N: n, K: d, sK: 1, sN: d, wOff });
+        this.dispatch('pair_lse_update', { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk },
+          [Math.ceil(mc / 16), Math.ceil(N / 4)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
+        first = false;
+      }
+    }
+    const dnllBuf = tmp('cf:dnll', mc * N);
+    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 18: this.cleanNll, 19: dnllBuf }, [Math.ceil(mc / 64), gy, gz], { mc });
+    const raw = await gpu.readF32(dnllBuf, 0, mc * N);
+    for (const b of scratch) b.destroy();
+    const { B, T } = clean;
+    const out = new Float32Array(mc * B * (T - 1));
+    for (let i = 0; i < mc; i++) for (let b = 0; b < B; b++) {
+      out.set(raw.subarray(i * N + b * T, i * N + b * T + T - 1), (i * B + b) * (T - 1));
+    }
+    return out;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}

@@ -1,0 +1,82 @@
+// Activation patching: blocks.{l}.hook_resid_pre at position p of the corrupted row is replaced by
+// the clean row's value; log-softmax of the corrupted row's final-position logits is measured.
+// Every position changes from l on (later positions attend to p), so this runs as
+// "batched-from-layer": the T patches of one layer are variants started from the corrupted run's
+// cached resid_pre(l).
+import { CleanRun } from './clean-run.js';
+import { runVariantsFromLayer, type VariantEditor } from './batched.js';
+import type { PatchPlan } from './plan.js';
+import type { SweepContext, SweepRunner } from './sweeps.js';
+
+function rowOf(ctx: SweepContext, row: number, flag: string): Int32Array {
+  if (!Number.isInteger(row) || row < 0 || row >= ctx.B) throw new Error(`${flag}: row ${row} is out of range (the ids have rows 0..${ctx.B - 1})`);
+  return ctx.ids.slice(row * ctx.T, (row + 1) * ctx.T);
+}
+
+export function logSoftmax(logits: Float32Array, V: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / V; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < V; i++) out[r * V + i] = row[i] - lse;
+  }
+  return out;
+}
+
+/** Units are (layer l, position p) = l·T + p; output logprobs [L, T, V]. */
+export async function patchRunner(ctx: SweepContext, plan: PatchPlan): Promise<SweepRunner> {
+  const { model, T } = ctx;
+  const { spec, gpu, kernels } = model;
+  const cleanIds = rowOf(ctx, plan.cleanRow, '--clean-row');
+  const corruptedIds = rowOf(ctx, plan.corruptedRow, '--corrupted-row');
+  const clean = await CleanRun.capture(model, cleanIds, 1, T);
+  const corrupted = await CleanRun.capture(model, corruptedIds, 1, T);
+  const pairBuffers: GPUBuffer[] = [];
+  const patchAt = (layer: number): VariantEditor => (site, v0, count, rowsPerVariant) => {
+    if (site.name !== `blocks.${layer}.hook_resid_pre`) return;
+    const pairs = new Uint32Array(count * 2);
+    for (let v = 0; v < count; v++) pairs.set([v * rowsPerVariant + (v0 + v), v0 + v], 2 * v);
+    const buf = gpu.upload('patch-pairs', pairs);
+    pairBuffers.push(buf);
+    kernels.copyRows(site.buffer, clean.buffer(site.name), buf, count, spec.dModel);
+  };
+  return {
+    strategy: 'batched-from-layer',
+    units: spec.nLayers * T,
+    leadingShape: [spec.nLayers, T],
+    outputs: [{ name: 'logprobs', unitShape: [spec.vocab] }],
+    async compute(start, end) {
+      const parts: Float32Array[] = [];
+      for (let u = start; u < end;) {
+        const layer = Math.floor(u / T);
+        const stop = Math.min(end, (layer + 1) * T);
+        const res = await runVariantsFromLayer(model, corrupted, layer, u - layer * T, stop - u, patchAt(layer), { logitRows: [T - 1] });
+        parts.push(logSoftmax(res.logits!, spec.vocab));
+        u = stop;
+      }
+      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      let off = 0;
+      for (const p of parts) { out.set(p, off); off += p.length; }
+      return [out];
+    },
+    dispose() {
+      for (const b of pairBuffers) b.destroy();
+      clean.destroy();
+      corrupted.destroy();
+    },
+  };
+}
+
+/** All patches at once: logprobs [L, T, V]. */
+export async function patchSweep(ctx: SweepContext, plan: PatchPlan): Promise<Float32Array> {
+  const runner = await patchRunner(ctx, plan);
+  try {
+    return (await runner.compute(0, runner.units))[0];
+  } finally {
+    runner.dispose();
+  }
+}

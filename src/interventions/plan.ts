@@ -1,0 +1,83 @@
+// Interventions as data: what is changed, where, and what is measured. The CLI and the analysis
+// layer build plans; `planStrategy` picks how a plan is executed (see strategies below).
+import type { ModelSpec } from '../model/spec.js';
+
+export type AblationValue = 'zero' | 'mean';
+
+/** Ablate each neuron of one layer's `mlp.hook_post` at every position (one intervention per neuron). */
+export interface NeuronSweepPlan {
+  kind: 'neurons';
+  layer: number;
+  ablation: AblationValue;
+  /** Neurons to sweep (default: all). */
+  neurons?: number[];
+  /** Mean activations to use for 'mean' (default: the mean over all B·T positions of this batch). */
+  means?: Float32Array;
+}
+
+/** Ablate each head of the selected layers (its slice of `attn.hook_z`), zero/mean at every position, or BOS-redirect one query row at a time. */
+export interface HeadSweepPlan {
+  kind: 'heads';
+  layers: number[];
+  ablation: AblationValue | 'bos';
+  /** For 'bos': neurons of one layer's `mlp.hook_post` whose change is measured at the redirected position. */
+  watch?: { layer: number; neurons: number[] };
+}
+
+/** Patch one hook at one position of the corrupted run from the clean run; measure log-probs at the final position. */
+export interface PatchPlan {
+  kind: 'patch';
+  hook: 'resid_pre';
+  cleanRow: number;
+  corruptedRow: number;
+}
+
+export type InterventionPlan = NeuronSweepPlan | HeadSweepPlan | PatchPlan;
+
+export type Strategy =
+  /** Exact closed form through the final LayerNorm and unembedding: no re-forward. */
+  | 'final-layer-closed-form'
+  /** Cached activations up to layer l, many variants batched through the remaining layers. */
+  | 'batched-from-layer'
+  /** Only the intervened position is re-run from layer l on, against cached keys/values. */
+  | 'single-position-cached'
+  /** One full forward pass per intervention (TransformerLens-style): the reference. */
+  | 'naive';
+
+export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: Strategy): Strategy {
+  if (force) return force;
+  if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 ? 'final-layer-closed-form' : 'batched-from-layer';
+  if (plan.kind === 'heads') return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
+  return 'batched-from-layer';
+}
+
+export function validateLayer(spec: ModelSpec, layer: number, flag: string): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= spec.nLayers) {
+    throw new Error(`${flag}: layer ${layer} is out of range (the model has layers 0..${spec.nLayers - 1})`);
+  }
+}
+
+/** Parses `N` or `last` for --layer. */
+export function parseLayer(spec: ModelSpec, value: string, flag = '--layer'): number {
+  const layer = value === 'last' ? spec.nLayers - 1 : Number(value);
+  validateLayer(spec, layer, flag);
+  return layer;
+}
+
+/** Parses `all` or `N,N,...` for --layers. */
+export function parseLayers(spec: ModelSpec, value: string | undefined, flag = '--layers'): number[] {
+  if (!value || value === 'all') return Array.from({ length: spec.nLayers }, (_, l) => l);
+  return value.split(',').map((s) => parseLayer(spec, s.trim(), flag));
+}
+
+/** Parses `LAYER:i,j,...` for --watch. */
+export function parseWatch(spec: ModelSpec, value: string): { layer: number; neurons: number[] } {
+  const m = /^L?(\w+):([\d,\s]+)$/.exec(value.trim());
+  if (!m) throw new Error(`--watch: expected LAYER:i,j,... (e.g. 11:0,5,42), got "${value}"`);
+  const layer = parseLayer(spec, m[1], '--watch');
+  const neurons = m[2].split(',').map((s) => Number(s.trim()));
+  for (const n of neurons) {
+    if (!Number.isInteger(n) || n < 0 || n >= spec.dMlp) throw new Error(`--watch: neuron ${n} is out of range (0..${spec.dMlp - 1})`);
+  }
+  return { layer, neurons };
+}

@@ -1,0 +1,140 @@
+// Sweeps over interventions, each computed for a range of units [start, end) so the scheduler can
+// chunk, resume and shard them. Every strategy returns the same numbers as the naive one (tests).
+import type { Transformer } from '../model/forward.js';
+import { CleanRun, columnMeans } from './clean-run.js';
+import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, type VariantEditor } from './batched.js';
+import { FinalLayerNeuronSweep } from './closed-form.js';
+import { BosRedirectSweep } from './single-position.js';
+import { planStrategy, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+
+export interface SweepContext {
+  model: Transformer;
+  ids: Int32Array;
+  B: number;
+  T: number;
+}
+
+/** The per-unit computation of a sweep, plus its output shapes. */
+export interface SweepRunner {
+  strategy: Strategy;
+  units: number;
+  outputs: { name: string; unitShape: number[] }[];
+  leadingShape: number[];
+  compute(start: number, end: number): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+/** Neuron sweep at `plan.layer`: dnll [d_mlp, B, T−1]. */
+export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, force?: Strategy): Promise<SweepRunner> {
+  const { model, ids, B, T } = ctx;
+  const { spec } = model;
+  const strategy = planStrategy(spec, plan, force);
+  const postName = `blocks.${plan.layer}.mlp.hook_post`;
+  const clean = await CleanRun.capture(model, ids, B, T, { readHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [] });
+  const means = plan.ablation === 'mean' ? plan.means ?? columnMeans(clean.hooks.get(postName)!.data, B * T, spec.dMlp) : null;
+  if (means && means.length !== spec.dMlp) throw new Error(`mean activations: expected ${spec.dMlp} values, got ${means.length}`);
+  const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
+  const base = {
+    strategy, units: neurons.length, leadingShape: [neurons.length],
+    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+  };
+  if (strategy === 'final-layer-closed-form') {
+    if (plan.layer !== spec.nLayers - 1) throw new Error('the closed form applies to the final layer only');
+    const fast = new FinalLayerNeuronSweep(model, clean);
+    const contiguous = neurons.every((n, i) => n === neurons[0] + i);
+    return {
+      ...base,
+      async compute(start, end) {
+        if (contiguous) return [await fast.run(neurons[0] + start, end - start, means)];
+        const parts: Float32Array[] = [];
+        for (let u = start; u < end; u++) parts.push(await fast.run(neurons[u], 1, means));
+        return [concat(parts)];
+      },
+      dispose() { fast.destroy(); clean.destroy(); },
+    };
+  }
+  const values = means ?? new Float32Array(spec.dMlp);
+  const editor = columnEditor(model, postName, values, (v) => ({ col0: neurons[v], width: 1, valueOffset: neurons[v] }));
+  return variantRunner(base, ctx, clean, plan.layer, strategy, editor);
+}
+
+/** Zero/mean head sweep: dnll [L_sel, H, B, T−1]. */
+export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, force?: Strategy): Promise<SweepRunner> {
+  const { model, ids, B, T } = ctx;
+  const { spec } = model;
+  if (plan.ablation === 'bos') return bosSweep(ctx, plan, force);
+  const strategy = planStrategy(spec, plan, force);
+  const H = spec.nHeads;
+  const dh = spec.dHead;
+  const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
+  const clean = await CleanRun.capture(model, ids, B, T, { readHooks: plan.ablation === 'mean' ? zNames : [] });
+  const base = {
+    strategy, units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
+    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+  };
+  const editors = plan.layers.map((l, j) => {
+    const values = plan.ablation === 'mean' ? columnMeans(clean.hooks.get(zNames[j])!.data, B * T, spec.dModel) : new Float32Array(spec.dModel);
+    return columnEditor(model, zNames[j], values, (v) => ({ col0: (v % H) * dh, width: dh, valueOffset: (v % H) * dh }));
+  });
+  return {
+    ...base,
+    async compute(start, end) {
+      // Units are (layer j, head h) = j·H + h; variants of one layer share a batch.
+      const rows: Float32Array[] = [];
+      for (let u = start; u < end;) {
+        const j = Math.floor(u / H);
+        const stop = Math.min(end, (j + 1) * H);
+        const first = u - j * H;
+        const editor: VariantEditor = (site, v0, count, rpv) => editors[j](site, v0, count, rpv);
+        const res = strategy === 'naive'
+          ? await runVariantsNaive(model, clean, first, stop - u, editor)
+          : await runVariantsFromLayer(model, clean, plan.layers[j], first, stop - u, editor);
+        rows.push(dnllFromRows(res.nllRows, clean, stop - u));
+        u = stop;
+      }
+      return [concat(rows)];
+    },
+    dispose() { editors.forEach((e) => e.dispose()); clean.destroy(); },
+  };
+}
+
+async function bosSweep(ctx: SweepContext, plan: HeadSweepPlan, force?: Strategy): Promise<SweepRunner> {
+  const { model, B, T } = ctx;
+  const { spec } = model;
+  const strategy = planStrategy(spec, plan, force);
+  const sweep = await BosRedirectSweep.create(ctx, plan, strategy);
+  const outputs = [{ name: 'dnll', unitShape: [B, T - 1] }];
+  if (plan.watch) outputs.push({ name: 'dact', unitShape: [B, T, plan.watch.neurons.length] });
+  return {
+    strategy, units: plan.layers.length * spec.nHeads, leadingShape: [plan.layers.length, spec.nHeads], outputs,
+    compute: (start, end) => sweep.compute(start, end),
+    dispose: () => sweep.destroy(),
+  };
+}
+
+function variantRunner(
+  base: Omit<SweepRunner, 'compute' | 'dispose'>,
+  ctx: SweepContext,
+  clean: CleanRun,
+  layer: number,
+  strategy: Strategy,
+  editor: VariantEditor & { dispose(): void },
+): SweepRunner {
+  return {
+    ...base,
+    async compute(start, end) {
+      const res = strategy === 'naive'
+        ? await runVariantsNaive(ctx.model, clean, start, end - start, editor)
+        : await runVariantsFromLayer(ctx.model, clean, layer, start, end - start, editor);
+      return [dnllFromRows(res.nllRows, clean, end - start)];
+    },
+    dispose() { editor.dispose(); clean.destroy(); },
+  };
+}
+
+export function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
+}
