@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { action } from './common.js';
 import { runCommand } from './run-command.js';
+import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
 
 const program = new Command();
 program
@@ -22,5 +23,45 @@ program
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
   .requiredOption('--out <file>', 'output safetensors file')
   .action(action(runCommand));
+
+/** Options shared by sweeps and patching: model, inputs, scheduling. */
+function sweepOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
+    .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
+    .option('--text <text>', 'text to tokenize (one sequence)')
+    .option('--bos', 'prepend the BOS (or EOS) token to --text')
+    .requiredOption('--out <file>', 'output safetensors file')
+    .option('--resume', 'continue an interrupted sweep from its finished chunks (OUT.parts/)')
+    .option('--shard <i/n>', 'compute only shard i of n (deterministic); combine with `plateau merge`')
+    .option('--work-dir <dir>', 'where chunks and the manifest live (default: OUT.parts)')
+    .option('--chunk <units>', 'units per chunk (default: one device batch)')
+    .option('--strategy <name>', 'force a strategy: final-layer-closed-form, batched-from-layer, single-position-cached, naive')
+    .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'));
+}
+
+const sweep = program.command('sweep').description('intervention sweeps (dnll per unit, batch and position)');
+sweepOptions(sweep.command('neurons')
+  .description('ablate each MLP neuron of a layer at every position: dnll [d_mlp, B, T-1]')
+  .requiredOption('--layer <N|last>', 'layer index or "last"')
+  .addOption(new Option('--ablation <kind>', 'value the neuron is set to').choices(['zero', 'mean']).default('mean')))
+  .action(action(sweepNeuronsCommand));
+sweepOptions(sweep.command('heads')
+  .description('ablate each attention head: dnll [L_sel, H, B, T-1]; bos also writes dact [L_sel, H, B, T, n_watch] with --watch')
+  .option('--layers <all|N,N>', 'layers to sweep', 'all')
+  .addOption(new Option('--ablation <kind>', 'zero/mean of hook_z at every position, or bos: redirect one query row to position 0').choices(['zero', 'mean', 'bos']).default('mean'))
+  .option('--watch <LAYER:i,j>', 'with bos: neurons of a layer whose hook_post change is measured'))
+  .action(action(sweepHeadsCommand));
+sweepOptions(program.command('patch')
+  .description('activation patching: logprobs [L, T, V] of the corrupted row\'s final position with hook_resid_pre at (l, p) from the clean row')
+  .requiredOption('--clean-row <I>', 'row of --ids that is the clean run')
+  .requiredOption('--corrupted-row <J>', 'row of --ids that is the corrupted run')
+  .option('--hook <name>', 'hook to patch', 'resid_pre'))
+  .action(action(patchCommand));
+program.command('merge')
+  .description('combine the work dirs of all shards of a sweep into its output file')
+  .argument('<dirs...>', 'work dirs (OUT.parts of each shard)')
+  .requiredOption('--out <file>', 'output safetensors file')
+  .action(action(mergeCommand));
 
 await program.parseAsync(process.argv);

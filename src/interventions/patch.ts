@@ -47,6 +47,7 @@ export async function patchRunner(ctx: SweepContext, plan: PatchPlan): Promise<S
   return {
     strategy: 'batched-from-layer',
     units: spec.nLayers * T,
+    chunkUnits: T,
     leadingShape: [spec.nLayers, T],
     outputs: [{ name: 'logprobs', unitShape: [spec.vocab] }],
     async compute(start, end) {

@@ -2,7 +2,7 @@
 // chunk, resume and shard them. Every strategy returns the same numbers as the naive one (tests).
 import type { Transformer } from '../model/forward.js';
 import { CleanRun, columnMeans } from './clean-run.js';
-import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, type VariantEditor } from './batched.js';
+import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
 import { planStrategy, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
@@ -18,6 +18,8 @@ export interface SweepContext {
 export interface SweepRunner {
   strategy: Strategy;
   units: number;
+  /** Units per scheduler chunk: a natural batch on this device. */
+  chunkUnits: number;
   outputs: { name: string; unitShape: number[] }[];
   leadingShape: number[];
   compute(start: number, end: number): Promise<Float32Array[]>;
@@ -37,10 +39,12 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const base = {
     strategy, units: neurons.length, leadingShape: [neurons.length],
     outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+    chunkUnits: variantsPerBatch(model, B * T, 256),
   };
   if (strategy === 'final-layer-closed-form') {
     if (plan.layer !== spec.nLayers - 1) throw new Error('the closed form applies to the final layer only');
     const fast = new FinalLayerNeuronSweep(model, clean);
+    base.chunkUnits = Math.min(neurons.length, fast.neuronsPerTile());
     const contiguous = neurons.every((n, i) => n === neurons[0] + i);
     return {
       ...base,
@@ -71,6 +75,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const base = {
     strategy, units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
     outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+    chunkUnits: H,
   };
   const editors = plan.layers.map((l, j) => {
     const values = plan.ablation === 'mean' ? columnMeans(clean.hooks.get(zNames[j])!.data, B * T, spec.dModel) : new Float32Array(spec.dModel);
@@ -107,6 +112,7 @@ async function bosSweep(ctx: SweepContext, plan: HeadSweepPlan, force?: Strategy
   if (plan.watch) outputs.push({ name: 'dact', unitShape: [B, T, plan.watch.neurons.length] });
   return {
     strategy, units: plan.layers.length * spec.nHeads, leadingShape: [plan.layers.length, spec.nHeads], outputs,
+    chunkUnits: spec.nHeads,
     compute: (start, end) => sweep.compute(start, end),
     dispose: () => sweep.destroy(),
   };

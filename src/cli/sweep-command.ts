@@ -1,0 +1,125 @@
+// `plateau sweep neurons|heads`, `plateau patch` and `plateau merge`: sweeps run through the
+// scheduler (chunks on disk with a manifest, --resume, --shard i/n), and write the contract's
+// safetensors outputs.
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Transformer } from '../model/forward.js';
+import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../interventions/sweeps.js';
+import { patchRunner } from '../interventions/patch.js';
+import { parseLayer, parseLayers, parseWatch, type Strategy } from '../interventions/plan.js';
+import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+
+export interface SweepCommonOptions extends InputOptions {
+  model?: string;
+  out: string;
+  resume?: boolean;
+  shard?: string;
+  workDir?: string;
+  strategy?: Strategy;
+  chunk?: string;
+  weights: 'auto' | 'f32';
+}
+
+const STRATEGIES: Strategy[] = ['final-layer-closed-form', 'batched-from-layer', 'single-position-cached', 'naive'];
+
+export function parseStrategy(value: string | undefined): Strategy | undefined {
+  if (value === undefined) return undefined;
+  if (!STRATEGIES.includes(value as Strategy)) throw new Error(`--strategy: expected one of ${STRATEGIES.join(', ')}, got "${value}"`);
+  return value as Strategy;
+}
+
+/** What determines a model's numbers, cheaply: config.json's hash and the weight files' names and sizes. */
+async function modelFingerprint(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(await readFile(path.join(dir, 'config.json')));
+  for (const f of (await readdir(dir)).filter((f) => f.endsWith('.safetensors') || f.endsWith('.index.json')).sort()) {
+    hash.update(`${f}:${(await stat(path.join(dir, f))).size};`);
+  }
+  return hash.digest('hex').slice(0, 24);
+}
+
+function idsFingerprint(ids: Int32Array, B: number, T: number): string {
+  return createHash('sha256').update(`${B}x${T}:`).update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 24);
+}
+
+async function executeSweep(
+  opts: SweepCommonOptions,
+  kind: string,
+  settings: Record<string, string>,
+  build: (ctx: SweepContext, model: Transformer) => Promise<SweepRunner>,
+): Promise<void> {
+  const gpu = await openGpu();
+  try {
+    const { model, dir } = await openModel(gpu, opts.model, opts.weights);
+    const batch = await readInputs(opts, dir, model);
+    const ctx: SweepContext = { model, ids: batch.ids, B: batch.B, T: batch.T };
+    const runner = await build(ctx, model);
+    const job: SweepJob = {
+      kind, units: runner.units, leadingShape: runner.leadingShape, outputs: runner.outputs,
+      fingerprint: {
+        model: await modelFingerprint(dir), ids: idsFingerprint(batch.ids, batch.B, batch.T),
+        strategy: runner.strategy, weights: model.weights.storage, ...settings,
+      },
+    };
+    const workDir = opts.workDir ?? `${opts.out}.parts`;
+    const chunkUnits = opts.chunk ? Number(opts.chunk) : runner.chunkUnits;
+    if (!Number.isInteger(chunkUnits) || chunkUnits < 1) throw new Error(`--chunk: expected a positive integer, got "${opts.chunk}"`);
+    const shard = opts.shard ? parseShard(opts.shard) : undefined;
+    const started = performance.now();
+    const result = await runSweep(job, { workDir, chunkUnits, resume: !!opts.resume, shard, progressLabel: kind }, (a, b) => runner.compute(a, b));
+    runner.dispose();
+    const seconds = (performance.now() - started) / 1000;
+    const summary = { kind, strategy: runner.strategy, units: runner.units, computedChunks: result.computedChunks, reusedChunks: result.reusedChunks, seconds: Number(seconds.toFixed(3)), adapter: gpu.describe() };
+    if (shard && shard.count > 1) {
+      console.log(JSON.stringify({ ...summary, shard: opts.shard, workDir, next: `plateau merge --out ${opts.out} <work dirs of all ${shard.count} shards>` }));
+      return;
+    }
+    const { tensors } = await assembleSweep([workDir]);
+    await writeSafetensors(opts.out, tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.data })), {
+      'plateau.command': kind, 'plateau.model': dir, 'plateau.adapter': gpu.describe(), 'plateau.strategy': runner.strategy,
+      ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`plateau.${k}`, v])),
+    });
+    await rm(workDir, { recursive: true, force: true });
+    console.log(JSON.stringify({ ...summary, out: opts.out }));
+    model.destroy();
+  } finally {
+    gpu.destroy();
+  }
+}
+
+export interface NeuronSweepOptions extends SweepCommonOptions { layer: string; ablation: 'zero' | 'mean' }
+
+export async function sweepNeuronsCommand(opts: NeuronSweepOptions): Promise<void> {
+  const strategy = parseStrategy(opts.strategy);
+  await executeSweep(opts, 'sweep-neurons', { layer: opts.layer, ablation: opts.ablation }, (ctx, model) =>
+    neuronSweep(ctx, { kind: 'neurons', layer: parseLayer(model.spec, opts.layer), ablation: opts.ablation }, strategy));
+}
+
+export interface HeadSweepOptions extends SweepCommonOptions { layers?: string; ablation: 'zero' | 'mean' | 'bos'; watch?: string }
+
+export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
+  const strategy = parseStrategy(opts.strategy);
+  if (opts.watch && opts.ablation !== 'bos') throw new Error('--watch applies to --ablation bos only');
+  await executeSweep(opts, 'sweep-heads', { layers: opts.layers ?? 'all', ablation: opts.ablation, watch: opts.watch ?? '' }, (ctx, model) =>
+    headAblationSweep(ctx, {
+      kind: 'heads', layers: parseLayers(model.spec, opts.layers), ablation: opts.ablation,
+      watch: opts.watch ? parseWatch(model.spec, opts.watch) : undefined,
+    }, strategy));
+}
+
+export interface PatchOptions extends SweepCommonOptions { cleanRow: string; corruptedRow: string; hook: string }
+
+export async function patchCommand(opts: PatchOptions): Promise<void> {
+  if (opts.hook !== 'resid_pre') throw new Error(`--hook: only resid_pre is supported for patching, got "${opts.hook}"`);
+  await executeSweep(opts, 'patch', { hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow }, (ctx) =>
+    patchRunner(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow) }));
+}
+
+export async function mergeCommand(dirs: string[], opts: { out: string }): Promise<void> {
+  if (!dirs.length) throw new Error('merge: give the work dirs of every shard');
+  await mergeShards(dirs, opts.out);
+  console.log(JSON.stringify({ out: opts.out, merged: dirs.length }));
+}

@@ -1,0 +1,121 @@
+// The sweep and patch commands end to end on the fixtures (the contract's output tensors), a kill in
+// the middle of a sweep followed by --resume, and shards merged into one result.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
+import { CLI, runCli, tempDir } from './helpers/cli.js';
+import { maxAbsDiff } from './helpers/gpu.js';
+import { SafetensorsFile } from '../src/io/safetensors.js';
+
+async function readTensor(file: string, name: string): Promise<{ shape: number[]; data: Float32Array }> {
+  const st = await SafetensorsFile.openPath(file);
+  try {
+    return { shape: st.info(name).shape, data: await st.readF32(name) };
+  } finally {
+    await st.close();
+  }
+}
+
+async function expectMatchesReference(out: string, fixture: FixtureName, name: string, refName: string) {
+  const ref = await readReference(fixture);
+  const got = await readTensor(out, name);
+  expect(got.shape).toEqual(ref.file.info(refName).shape);
+  expect(maxAbsDiff(got.data, await ref.file.readF32(refName))).toBeLessThan(tolerance(fixture, refName));
+  await ref.file.close();
+}
+
+describe('sweep commands reproduce the fixtures', () => {
+  for (const fixture of ['gpt2-tiny-prefixed', 'pythia-tiny'] as const) {
+    const dir = fixtureDir(fixture);
+    const ids = path.join(dir, 'reference.safetensors');
+    it(`${fixture}: neurons, heads (zero, mean, bos --watch) and patch`, async () => {
+      const tmp = tempDir();
+      const run = async (args: string[], out: string) => {
+        const res = await runCli([...args, '--model', dir, '--ids', ids, '--out', out]);
+        expect(res.stderr).not.toMatch(/plateau:/);
+        expect(res.code).toBe(0);
+        return JSON.parse(res.stdout.trim().split('\n').pop()!);
+      };
+      for (const ablation of ['zero', 'mean']) {
+        const out = path.join(tmp, `n-${ablation}.safetensors`);
+        const summary = await run(['sweep', 'neurons', '--layer', 'last', '--ablation', ablation], out);
+        expect(summary.strategy).toBe('final-layer-closed-form');
+        await expectMatchesReference(out, fixture, 'dnll', `sweep.neurons.${ablation}.L2.dnll`);
+        const heads = path.join(tmp, `h-${ablation}.safetensors`);
+        await run(['sweep', 'heads', '--layers', 'all', '--ablation', ablation], heads);
+        await expectMatchesReference(heads, fixture, 'dnll', `sweep.heads.${ablation}.dnll`);
+      }
+      const bos = path.join(tmp, 'bos.safetensors');
+      const summary = await run(['sweep', 'heads', '--ablation', 'bos', '--watch', '2:0,1,2,3,4,5,6,7'], bos);
+      expect(summary.strategy).toBe('single-position-cached');
+      await expectMatchesReference(bos, fixture, 'dnll', 'sweep.heads.bos.dnll');
+      await expectMatchesReference(bos, fixture, 'dact', 'sweep.heads.bos.dact');
+      const patch = path.join(tmp, 'patch.safetensors');
+      await run(['patch', '--clean-row', '0', '--corrupted-row', '1', '--hook', 'resid_pre'], patch);
+      await expectMatchesReference(patch, fixture, 'logprobs', 'patch.resid_pre.logprobs');
+    });
+  }
+});
+
+describe('scheduling', () => {
+  const dir = fixtureDir('gpt2-tiny');
+  const ids = path.join(dir, 'reference.safetensors');
+  const args = ['sweep', 'neurons', '--model', dir, '--ids', ids, '--layer', '0', '--ablation', 'mean', '--chunk', '8'];
+
+  it('a sweep killed mid-way resumes without recomputing finished chunks, bit-identical to an uninterrupted run', async () => {
+    const tmp = tempDir();
+    const whole = path.join(tmp, 'whole.safetensors');
+    expect((await runCli([...args, '--out', whole])).code).toBe(0);
+
+    const out = path.join(tmp, 'resumed.safetensors');
+    const manifest = path.join(`${out}.parts`, 'manifest.json');
+    const child = spawn(process.execPath, [CLI, ...args, '--out', out], { env: { ...process.env, PLATEAU_NO_PROGRESS: '1' }, stdio: 'ignore' });
+    const finished = () => (existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')).finishedChunks as number[]).length : 0);
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (finished() >= 3) { clearInterval(poll); child.kill('SIGKILL'); resolve(); }
+      }, 20);
+      child.on('exit', () => { clearInterval(poll); reject(new Error('the sweep finished before it could be killed')); });
+    });
+    await new Promise((r) => child.on('exit', r));
+    const doneBefore = finished();
+    expect(doneBefore).toBeGreaterThanOrEqual(3);
+    expect(doneBefore).toBeLessThan(32);
+    expect(existsSync(out)).toBe(false);
+
+    const refused = await runCli([...args, '--out', out]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--resume/);
+
+    const resumed = await runCli([...args, '--out', out, '--resume']);
+    expect(resumed.code).toBe(0);
+    const summary = JSON.parse(resumed.stdout.trim().split('\n').pop()!);
+    expect(summary.reusedChunks).toBe(doneBefore);
+    expect(summary.computedChunks).toBe(32 - doneBefore);
+    expect(Buffer.compare(readFileSync(out), readFileSync(whole))).toBe(0);
+  });
+
+  it('shards merged give the same file as one run', async () => {
+    const tmp = tempDir();
+    const whole = path.join(tmp, 'whole.safetensors');
+    expect((await runCli([...args, '--out', whole])).code).toBe(0);
+    const dirs: string[] = [];
+    for (const i of [0, 1, 2]) {
+      const work = path.join(tmp, `shard${i}`);
+      dirs.push(work);
+      const res = await runCli([...args, '--out', path.join(tmp, 'merged.safetensors'), '--shard', `${i}/3`, '--work-dir', work]);
+      expect(res.code).toBe(0);
+    }
+    const missing = await runCli(['merge', dirs[0], dirs[2], '--out', path.join(tmp, 'bad.safetensors')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/shard 1/);
+    const merged = path.join(tmp, 'merged.safetensors');
+    expect((await runCli(['merge', ...dirs, '--out', merged])).code).toBe(0);
+    const a = await readTensor(merged, 'dnll');
+    const b = await readTensor(whole, 'dnll');
+    expect(a.shape).toEqual([256, 4, 31]);
+    expect(Buffer.compare(Buffer.from(a.data.buffer), Buffer.from(b.data.buffer))).toBe(0);
+  });
+});
