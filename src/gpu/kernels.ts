@@ -12,8 +12,196 @@ import rotarySrc from '../../shaders/rotary.wgsl';
 import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
 import elementwiseSrc from '../../shaders/elementwise.wgsl';
+import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './autotune.js';
 
-export type MatmulVariant = 'register' | 'shared';
+// ---- matmul variants (autotuned per adapter and shape, see autotune.ts) ----
+
+/**
+ * 'register': shaders/matmul-register.wgsl (4×4 outputs per invocation, no workgroup memory);
+ * 'shared': shaders/matmul-shared.wgsl (64×64 workgroup-memory tiles, the classic GPU path);
+ * 'register-8x8': the register scheme with 8×8 outputs per invocation (64×64 per workgroup);
+ * 'vec4', 'vec4-8x8': register tiles (4×4, 8×8) with vec4 loads of X and W — they need K, the
+ *   strides and offsets to be multiples of 4 and otherwise fall back to 'register' / 'register-8x8';
+ * 'naive': one output per invocation, the baseline.
+ */
+export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'naive'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+export function isMatmulVariant(name: string): name is MatmulVariant {
+  return (MATMUL_VARIANTS as readonly string[]).includes(name);
+}
+
+interface TiledSpec {
+  tm: number;
+  tn: number;
+  wgX: number;
+  wgY: number;
+  vec4: boolean;
+  /** Used when the arguments do not meet the vec4 alignment. */
+  fallback?: MatmulVariant;
+}
+
+const TILED: Partial<Record<MatmulVariant, TiledSpec>> = {
+  'register-8x8': { tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: false },
+  vec4: { tm: 4, tn: 4, wgX: 8, wgY: 8, vec4: true, fallback: 'register' },
+  'vec4-8x8': { tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: true, fallback: 'register-8x8' },
+};
+
+/** Whether `variant` can run these arguments as they are (vec4 variants need 4-aligned K, strides and offsets). */
+export function matmulSupports(variant: MatmulVariant, a: Pick<MatmulArgs, 'N' | 'K' | 'sK' | 'sN' | 'wOff' | 'ldX' | 'xOff'>): boolean {
+  const spec = TILED[variant];
+  if (!spec?.vec4) return true;
+  const a4 = (v: number | undefined) => (v ?? 0) % 4 === 0;
+  if (!a4(a.K) || !a4(a.ldX ?? a.K) || !a4(a.xOff) || !a4(a.wOff)) return false;
+  if (a.sN === 1) return a4(a.N) && a4(a.sK); // W [K, N]: vec4 along n
+  if (a.sK === 1) return a4(a.sN); // W [N, K]: vec4 along k
+  return false;
+}
+
+const MATMUL_PARAMS = `struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32 }`;
+
+function matmulStore(tm: string, cols: string, value: string): string {
+  return `
+  for (var i = 0u; i < ${tm}; i++) {
+    let r = row0 + i;
+    if (r >= p.M) { continue; }
+    for (var j = 0u; j < ${cols}; j++) {
+      let c = col0 + j;
+      if (c >= p.N) { continue; }
+      var v = ${value};
+      if (p.hasBias == 1u) { v += bias[p.biasOff + c]; }
+      y[p.yOff + r * p.ldY + c] = v;
+    }
+  }`;
+}
+
+/**
+ * WGSL of a register-tiled matmul (bindings and Params as shaders/matmul-register.wgsl): each
+ * invocation owns TM × TN outputs; with vec4, X and W are read as vec4 (f16 W as vec2<u32>),
+ * along k for W [N, K] ('nk') and along n for W [K, N] ('kn').
+ */
+export function matmulTiledSource(spec: TiledSpec, dtype: StorageDType, layout: 'kn' | 'nk'): string {
+  const { tm, tn, wgX, wgY } = spec;
+  const head = `// generated: matmul register-tiled ${tm}x${tn}${spec.vec4 ? ` vec4 ${layout}` : ''}, workgroup ${wgX}x${wgY}
+${MATMUL_PARAMS}
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+const TM: u32 = ${tm}u;
+const TN: u32 = ${tn}u;
+`;
+  const entry = `@compute @workgroup_size(${wgX}, ${wgY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * TM;
+  let col0 = gid.x * TN;
+  if (row0 >= p.M || col0 >= p.N) { return; }`;
+  if (!spec.vec4) {
+    return specializeWeights(`${head}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+//#weight w 1
+${entry}
+  var acc: array<array<f32, TN>, TM>;
+  var xrow: array<u32, TM>;
+  var wcol: array<u32, TN>;
+  for (var i = 0u; i < TM; i++) { xrow[i] = p.xOff + min(row0 + i, p.M - 1u) * p.ldX; }
+  for (var j = 0u; j < TN; j++) { wcol[j] = p.wOff + min(col0 + j, p.N - 1u) * p.sN; }
+  for (var k = 0u; k < p.K; k++) {
+    var a: array<f32, TM>;
+    var b: array<f32, TN>;
+    for (var i = 0u; i < TM; i++) { a[i] = x[xrow[i] + k]; }
+    let kOff = k * p.sK;
+    for (var j = 0u; j < TN; j++) { b[j] = load_w(wcol[j] + kOff); }
+    for (var i = 0u; i < TM; i++) {
+      for (var j = 0u; j < TN; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
+    }
+  }${matmulStore('TM', 'TN', 'acc[i][j]')}
+}
+`, { w: dtype });
+  }
+  const w4 = dtype === 'f32'
+    ? `@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+fn load_w4(e4: u32) -> vec4<f32> { return w[e4]; }`
+    : `@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
+fn load_w4(e4: u32) -> vec4<f32> { let q = w[e4]; return vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y)); }`;
+  const xrows = `  var xrow: array<u32, TM>;
+  for (var i = 0u; i < TM; i++) { xrow[i] = (p.xOff + min(row0 + i, p.M - 1u) * p.ldX) >> 2u; }
+  let K4 = p.K >> 2u;`;
+  if (layout === 'kn') {
+    if (tn % 4 !== 0) throw new Error('vec4 kn matmul needs TN to be a multiple of 4');
+    return `${head}const TN4: u32 = ${tn / 4}u;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+${w4}
+${entry}
+  var acc: array<array<vec4<f32>, TN4>, TM>;
+${xrows}
+  var wc: array<u32, TN4>;
+  for (var j = 0u; j < TN4; j++) { wc[j] = (p.wOff + min(col0 + 4u * j, p.N - 4u)) >> 2u; }
+  let sK4 = p.sK >> 2u;
+  for (var k4 = 0u; k4 < K4; k4++) {
+    var a: array<vec4<f32>, TM>;
+    for (var i = 0u; i < TM; i++) { a[i] = x[xrow[i] + k4]; }
+    for (var kk = 0u; kk < 4u; kk++) {
+      let kOff = (4u * k4 + kk) * sK4;
+      for (var j = 0u; j < TN4; j++) {
+        let b = load_w4(wc[j] + kOff);
+        for (var i = 0u; i < TM; i++) { acc[i][j] = fma(vec4<f32>(a[i][kk]), b, acc[i][j]); }
+      }
+    }
+  }${matmulStore('TM', 'TN', 'acc[i][j >> 2u][j & 3u]')}
+}
+`;
+  }
+  return `${head}
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+${w4}
+${entry}
+  var acc: array<array<vec4<f32>, TN>, TM>;
+${xrows}
+  var wcol: array<u32, TN>;
+  for (var j = 0u; j < TN; j++) { wcol[j] = (p.wOff + min(col0 + j, p.N - 1u) * p.sN) >> 2u; }
+  for (var k4 = 0u; k4 < K4; k4++) {
+    var a: array<vec4<f32>, TM>;
+    var b: array<vec4<f32>, TN>;
+    for (var i = 0u; i < TM; i++) { a[i] = x[xrow[i] + k4]; }
+    for (var j = 0u; j < TN; j++) { b[j] = load_w4(wcol[j] + k4); }
+    for (var i = 0u; i < TM; i++) {
+      for (var j = 0u; j < TN; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
+    }
+  }${matmulStore('TM', 'TN', 'dot(acc[i][j], vec4<f32>(1.0))')}
+}
+`;
+}
+
+/** One output per invocation, no tiling: the baseline the others are measured against. */
+export function matmulNaiveSource(dtype: StorageDType): string {
+  return specializeWeights(`// generated: matmul naive, one output per invocation, workgroup 16x16
+${MATMUL_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+//#weight w 1
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.y;
+  let c = gid.x;
+  if (r >= p.M || c >= p.N) { return; }
+  var acc = 0.0;
+  let xBase = p.xOff + r * p.ldX;
+  let wBase = p.wOff + c * p.sN;
+  for (var k = 0u; k < p.K; k++) { acc = fma(x[xBase + k], load_w(wBase + k * p.sK), acc); }
+  if (p.hasBias == 1u) { acc += bias[p.biasOff + c]; }
+  y[p.yOff + r * p.ldY + c] = acc;
+}
+`, { w: dtype });
+}
+
+export interface KernelsOptions {
+  /** Force one matmul variant for every shape (else: PLATEAU_MATMUL, then the autotune cache, then the adapter default). */
+  matmul?: MatmulVariant;
+  /** Consult the autotune cache (default true; PLATEAU_AUTOTUNE=off also disables it). */
+  autotune?: boolean;
+}
 
 /** Replaces each `//#weight NAME BINDING` line by a binding of f32 or packed-f16 storage and a loader `load_NAME(e)`. */
 export function specializeWeights(source: string, dtypes: Record<string, StorageDType>): string {
@@ -55,15 +243,26 @@ export interface MatmulArgs {
 
 export class Kernels {
   readonly gpu: Gpu;
+  /** The per-adapter default variant, used for shapes the autotune cache does not cover. */
   matmulVariant: MatmulVariant;
+  /** A variant forced for every shape (constructor option or PLATEAU_MATMUL), or null. */
+  readonly forcedMatmul: MatmulVariant | null;
+  /** Per-shape choices from the autotune cache for this adapter, or null. */
+  readonly matmulChooser: MatmulChooser | null;
   private dummy: GPUBuffer;
   /** A second placeholder: two unused writable bindings must not alias one buffer. */
   private dummy2: GPUBuffer;
 
-  constructor(gpu: Gpu, matmulVariant?: MatmulVariant) {
+  constructor(gpu: Gpu, options?: MatmulVariant | KernelsOptions) {
     this.gpu = gpu;
+    const opts: KernelsOptions = typeof options === 'string' ? { matmul: options } : options ?? {};
     // Workgroup memory + barriers are slow on CPU adapters and the fast path on GPUs.
-    this.matmulVariant = matmulVariant ?? (gpu.adapter.architecture === 'software' || /swiftshader|llvmpipe/i.test(gpu.adapter.description + gpu.adapter.architecture) ? 'register' : 'shared');
+    this.matmulVariant = gpu.adapter.architecture === 'software' || /swiftshader|llvmpipe/i.test(gpu.adapter.description + gpu.adapter.architecture) ? 'register' : 'shared';
+    this.forcedMatmul = opts.matmul ?? forcedMatmulVariant() ?? null;
+    if (this.forcedMatmul && !isMatmulVariant(this.forcedMatmul)) {
+      throw new Error(`unknown matmul variant "${this.forcedMatmul}" (expected one of ${MATMUL_VARIANTS.join(', ')})`);
+    }
+    this.matmulChooser = this.forcedMatmul || opts.autotune === false ? null : autotuneChooser(gpu);
     this.dummy = gpu.createBuffer('dummy', 16);
     this.dummy2 = gpu.createBuffer('dummy2', 16);
   }
@@ -73,14 +272,36 @@ export class Kernels {
     return this.dummy;
   }
 
+  /** The variant matmul() runs for these arguments: explicit, forced, autotuned, default; then alignment fallback. */
+  matmulVariantFor(a: MatmulArgs, variant?: MatmulVariant): MatmulVariant {
+    let v = variant ?? this.forcedMatmul
+      ?? this.matmulChooser?.choose(a.M, a.N, a.K, a.wDtype, a.sN === 1 ? 'kn' : 'nk')
+      ?? this.matmulVariant;
+    if (!matmulSupports(v, a)) v = TILED[v]?.fallback ?? 'register';
+    return v;
+  }
+
   /** Y[M, N] = X[M, K] · W (+ bias). */
-  matmul(a: MatmulArgs, variant: MatmulVariant = this.matmulVariant): void {
-    const key = `matmul-${variant}-${a.wDtype}`;
-    const src = variant === 'register' ? matmulRegisterSrc : matmulSharedSrc;
-    const pipeline = this.gpu.pipeline(key, () => specializeWeights(src, { w: a.wDtype }));
-    const groups: [number, number] = variant === 'register'
-      ? [Math.ceil(a.N / 32), Math.ceil(a.M / 32)]
-      : [Math.ceil(a.N / 64), Math.ceil(a.M / 64)];
+  matmul(a: MatmulArgs, variant?: MatmulVariant): void {
+    variant = this.matmulVariantFor(a, variant);
+    const tiled = TILED[variant];
+    const layout = a.sN === 1 ? 'kn' : 'nk';
+    const key = tiled?.vec4 ? `matmul-${variant}-${layout}-${a.wDtype}` : `matmul-${variant}-${a.wDtype}`;
+    let pipeline: GPUComputePipeline;
+    let groups: [number, number];
+    if (tiled) {
+      pipeline = this.gpu.pipeline(key, () => matmulTiledSource(tiled, a.wDtype, layout));
+      groups = [Math.ceil(a.N / (tiled.wgX * tiled.tn)), Math.ceil(a.M / (tiled.wgY * tiled.tm))];
+    } else if (variant === 'naive') {
+      pipeline = this.gpu.pipeline(key, () => matmulNaiveSource(a.wDtype));
+      groups = [Math.ceil(a.N / 16), Math.ceil(a.M / 16)];
+    } else {
+      const src = variant === 'register' ? matmulRegisterSrc : matmulSharedSrc;
+      pipeline = this.gpu.pipeline(key, () => specializeWeights(src, { w: a.wDtype }));
+      groups = variant === 'register'
+        ? [Math.ceil(a.N / 32), Math.ceil(a.M / 32)]
+        : [Math.ceil(a.N / 64), Math.ceil(a.M / 64)];
+    }
     const work: KernelWork = {
       flops: 2 * a.M * a.N * a.K,
       bytes: 4 * (a.M * a.K + a.M * a.N) + (a.wDtype === 'f16' ? 2 : 4) * a.K * a.N,

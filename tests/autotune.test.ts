@@ -1,0 +1,156 @@
+// Every matmul variant against the float64 CPU reference (odd shapes: edge masking and the vec4
+// fallback; aligned shapes: the vec4 paths themselves), and the autotune cache: timing, choice,
+// per-shape lookup in Kernels, forcing by option and by PLATEAU_MATMUL.
+import path from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testGpu, randomArray, maxAbsDiff } from './helpers/gpu.js';
+import { matmulRef } from '../src/cpu/reference.js';
+import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
+import { Kernels, MATMUL_VARIANTS, matmulSupports, type MatmulVariant } from '../src/gpu/kernels.js';
+import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench } from '../src/gpu/autotune.js';
+
+type Shape = [number, number, number]; // M, N, K
+
+async function checkVariant(variant: MatmulVariant, [M, N, K]: Shape, layout: 'kn' | 'nk', dtype: 'f32' | 'f16', expectRan?: MatmulVariant) {
+  const k = new Kernels(await testGpu(), variant);
+  const gpu = k.gpu;
+  const x = randomArray(M * K, 11);
+  let w = randomArray(K * N, 12);
+  const wBits = dtype === 'f16' ? f32ToF16Bits(w) : null;
+  if (wBits) w = f16BitsToF32(wBits);
+  const bias = randomArray(N, 13);
+  const [sK, sN] = layout === 'kn' ? [N, 1] : [1, K];
+  const xb = gpu.upload('x', x);
+  const wb = gpu.upload('w', wBits ?? w);
+  const bb = gpu.upload('b', bias);
+  const yb = gpu.createBuffer('y', M * N * 4);
+  const args = { x: xb, w: wb, wDtype: dtype, bias: bb, y: yb, M, N, K, sK, sN };
+  if (expectRan) expect(k.matmulVariantFor(args)).toBe(expectRan);
+  k.matmul(args);
+  const y = await gpu.readF32(yb, 0, M * N);
+  for (const b of [xb, wb, bb, yb]) b.destroy();
+  expect(maxAbsDiff(y, matmulRef(x, w, M, N, K, sK, sN, bias))).toBeLessThan(1e-4);
+}
+
+describe.each(MATMUL_VARIANTS)('matmul variant %s vs float64 reference', (variant) => {
+  const odd: Shape[] = [[1, 1, 1], [7, 13, 5], [33, 65, 31], [70, 129, 100], [3, 257, 9]];
+  const aligned: Shape[] = [[5, 12, 8], [37, 68, 44], [65, 132, 200]];
+  for (const shape of [...odd, ...aligned]) {
+    for (const layout of ['kn', 'nk'] as const) {
+      for (const dtype of ['f32', 'f16'] as const) {
+        const [, N, K] = shape;
+        if (dtype === 'f16' && (layout === 'kn' ? N : K) % 2) continue; // f16 packs pairs
+        it(`${shape[0]}×${K}·${K}×${N} ${layout} ${dtype}`, async () => {
+          const sK = layout === 'kn' ? N : 1;
+          const sN = layout === 'kn' ? 1 : K;
+          const runsItself = matmulSupports(variant, { N, K, sK, sN });
+          // vec4 variants must run themselves on the aligned shapes (not only their fallback)
+          if (variant.startsWith('vec4') && aligned.includes(shape)) expect(runsItself).toBe(true);
+          await checkVariant(variant, shape, layout, dtype, runsItself ? variant : undefined);
+        });
+      }
+    }
+  }
+});
+
+describe('matmul with offsets and strides (vec4 alignment)', () => {
+  it('vec4 runs on 4-aligned offsets and falls back on unaligned ones, both correct', async () => {
+    const gpu = await testGpu();
+    const k = new Kernels(gpu, 'vec4');
+    const M = 9, N = 16, K = 12, ldX = 20, ldY = 24;
+    for (const [xOff, wOff, expected] of [[4, 8, 'vec4'], [3, 8, 'register'], [4, 2, 'register']] as const) {
+      const x = randomArray(xOff + M * ldX, 21);
+      const w = randomArray(wOff + K * N, 22);
+      const xb = gpu.upload('x', x);
+      const wb = gpu.upload('w', w);
+      const yb = gpu.createBuffer('y', (M * ldY + 4) * 4);
+      const args = { x: xb, w: wb, wDtype: 'f32' as const, y: yb, M, N, K, sK: N, sN: 1, xOff, wOff, ldX, ldY, yOff: 4 };
+      expect(k.matmulVariantFor(args)).toBe(expected);
+      k.matmul(args);
+      const y = await gpu.readF32(yb, 0, M * ldY + 4);
+      const xs = new Float32Array(M * K);
+      for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) xs[r * K + c] = x[xOff + r * ldX + c];
+      const ref = matmulRef(xs, w.subarray(wOff), M, N, K, N, 1);
+      const got = new Float32Array(M * N);
+      for (let r = 0; r < M; r++) for (let c = 0; c < N; c++) got[r * N + c] = y[4 + r * ldY + c];
+      expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
+      for (const b of [xb, wb, yb]) b.destroy();
+    }
+  });
+});
+
+describe('autotune cache', () => {
+  let dir: string;
+  const saved = { cache: process.env.PLATEAU_AUTOTUNE_CACHE, force: process.env.PLATEAU_MATMUL, off: process.env.PLATEAU_AUTOTUNE };
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'plateau-autotune-'));
+    process.env.PLATEAU_AUTOTUNE_CACHE = path.join(dir, 'sub', 'autotune.json');
+    delete process.env.PLATEAU_MATMUL;
+    delete process.env.PLATEAU_AUTOTUNE;
+    clearAutotuneMemory();
+  });
+  afterEach(() => {
+    for (const [k, v] of [['PLATEAU_AUTOTUNE_CACHE', saved.cache], ['PLATEAU_MATMUL', saved.force], ['PLATEAU_AUTOTUNE', saved.off]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    clearAutotuneMemory();
+  });
+
+  it('times variants, writes the fastest per adapter and shape, and Kernels.matmul uses it', async () => {
+    const gpu = await testGpu();
+    const k = new Kernels(gpu);
+    expect(k.matmulChooser).toBeNull(); // empty cache
+    const results = await autotuneMatmul(k, [{ M: 16, N: 64, K: 32, dtype: 'f32' }, { M: 8, N: 36, K: 20, dtype: 'f16', layout: 'nk' }], { repeats: 3 });
+    expect(results).toHaveLength(2);
+    for (const r of results) {
+      expect(r.timings.map((t) => t.variant)).toEqual(['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared']);
+      for (const t of r.timings) {
+        expect(t.samplesMs).toHaveLength(3);
+        expect(t.medianMs).toBeGreaterThanOrEqual(0);
+      }
+      expect(r.timings.find((t) => t.variant === r.best)!.ran).toBe(r.best);
+    }
+    const file = JSON.parse(readFileSync(process.env.PLATEAU_AUTOTUNE_CACHE!, 'utf8'));
+    const entries = file.adapters[adapterKey(gpu)];
+    expect(entries['32x64:f32:kn']['16'].variant).toBe(results[0].best);
+    expect(entries['20x36:f16:nk']['8'].variant).toBe(results[1].best);
+
+    // A new Kernels reads the cache; nearest M is used for other row counts.
+    clearAutotuneMemory();
+    const k2 = new Kernels(gpu);
+    expect(k2.matmulChooser).not.toBeNull();
+    expect(k2.matmulChooser!.choose(16, 64, 32, 'f32', 'kn')).toBe(results[0].best);
+    expect(k2.matmulChooser!.choose(300, 64, 32, 'f32', 'kn')).toBe(results[0].best);
+    expect(k2.matmulChooser!.choose(16, 64, 32, 'f32', 'nk')).toBeUndefined();
+    const dummy = gpu.createBuffer('d', 16);
+    expect(k2.matmulVariantFor({ x: dummy, w: dummy, wDtype: 'f32', y: dummy, M: 16, N: 64, K: 32, sK: 64, sN: 1 })).toBe(results[0].best);
+    // untuned shape: the adapter default
+    expect(k2.matmulVariantFor({ x: dummy, w: dummy, wDtype: 'f32', y: dummy, M: 16, N: 65, K: 32, sK: 65, sN: 1 })).toBe(k2.matmulVariant);
+    dummy.destroy();
+
+    // Forcing: the option, then PLATEAU_MATMUL; PLATEAU_AUTOTUNE=off ignores the cache.
+    expect(new Kernels(gpu, { matmul: 'naive' }).matmulChooser).toBeNull();
+    process.env.PLATEAU_MATMUL = 'shared';
+    expect(forcedMatmulVariant()).toBe('shared');
+    expect(new Kernels(gpu).forcedMatmul).toBe('shared');
+    expect(new Kernels(gpu, 'register').forcedMatmul).toBe('register');
+    process.env.PLATEAU_MATMUL = 'bogus';
+    expect(() => new Kernels(gpu)).toThrow(/PLATEAU_MATMUL=bogus: unknown matmul variant/);
+    delete process.env.PLATEAU_MATMUL;
+    process.env.PLATEAU_AUTOTUNE = 'off';
+    expect(autotuneChooser(gpu)).toBeNull();
+  });
+
+  it('MatmulBench reports GFLOP/s from the median and which variant ran', async () => {
+    const k = new Kernels(await testGpu());
+    const bench = new MatmulBench(k, { M: 5, N: 30, K: 7, dtype: 'f32' });
+    const t = await bench.time('vec4', { repeats: 2 });
+    bench.destroy();
+    expect(t.ran).toBe('register'); // K = 7 is not 4-aligned
+    expect(t.samplesMs).toHaveLength(2);
+    expect(t.timer).toMatch(/gpu-timestamps|cpu-sync/);
+  });
+});
