@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { action } from './common.js';
 import { runCommand } from './run-command.js';
+import { profileCommand } from './profile-command.js';
 import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
 
 const program = new Command();
@@ -63,5 +64,19 @@ program.command('merge')
   .argument('<dirs...>', 'work dirs (OUT.parts of each shard)')
   .requiredOption('--out <file>', 'output safetensors file')
   .action(action(mergeCommand));
+
+program
+  .command('profile')
+  .description('per-kernel GPU time of N forward passes (after one warm-up): table, sum vs span vs wall clock, Chrome trace')
+  .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
+  .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
+  .option('--text <text>', 'text to tokenize with the model folder\'s tokenizer.json (one sequence)')
+  .option('--bos', 'prepend the BOS (or EOS) token to --text')
+  .option('--repeat <n>', 'profiled forward passes', '3')
+  .option('--trace <file>', 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)')
+  .option('--json <file>', 'write the per-kernel report as JSON')
+  .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
+  .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
+  .action(action(profileCommand));
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,60 @@
+// `plateau profile`: per-kernel GPU times of N forward passes. One untimed warm-up forward first
+// (pipeline compilation stays outside the profiled region), then N profiled forwards; prints the
+// per-kernel table and how the sum of pass durations compares with the GPU span and the wall clock,
+// and optionally writes a Chrome trace (Perfetto / chrome://tracing).
+import { writeFile } from 'node:fs/promises';
+import { runSequences } from '../model/run.js';
+import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profiler.js';
+import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+
+export interface ProfileCommandOptions extends InputOptions {
+  model?: string;
+  repeat: string;
+  trace?: string;
+  json?: string;
+  timer: 'auto' | 'cpu';
+  weights: 'auto' | 'f32';
+}
+
+export async function profileCommand(opts: ProfileCommandOptions): Promise<void> {
+  const repeat = Number(opts.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${opts.repeat}: expected a positive integer`);
+  const gpu = await openGpu(true);
+  try {
+    const { model, dir } = await openModel(gpu, opts.model, opts.weights);
+    const batch = await readInputs(opts, dir, model);
+    // Warm-up: compiles every pipeline this forward uses.
+    await runSequences(model, batch.ids, batch.B, batch.T);
+    const mode: ProfileMode | undefined = opts.timer === 'cpu' ? 'cpu' : undefined;
+    const profiler = Profiler.attach(gpu, { mode });
+    let report;
+    try {
+      for (let i = 0; i < repeat; i++) await runSequences(model, batch.ids, batch.B, batch.T);
+      report = await profiler.collect();
+    } finally {
+      profiler.detach();
+    }
+    const tokens = batch.B * batch.T * repeat;
+    console.log(`plateau profile: ${dir}, ${repeat} forward${repeat > 1 ? 's' : ''} of ${batch.B}×${batch.T} tokens, weights ${model.weights.storage}, matmul default ${model.kernels.matmulVariant}${model.kernels.forcedMatmul ? ` (forced ${model.kernels.forcedMatmul})` : model.kernels.matmulChooser ? ' (autotune cache in use)' : ''}`);
+    console.log('');
+    console.log(toTable(report));
+    const within = (a: number, b: number) => (b > 0 ? Math.abs(a - b) / b <= 0.1 : false);
+    if (report.mode === 'timestamp') {
+      console.log(`agreement: sum vs GPU span ${within(report.gpuSumMs, report.gpuSpanMs) ? 'within' : 'NOT within'} 10%, ` +
+        `sum vs wall clock ${within(report.gpuSumMs, report.wallMs) ? 'within' : 'NOT within'} 10% ` +
+        '(gaps are CPU work between submissions: reading results back, scheduling)');
+    }
+    console.log(`throughput: ${(tokens / (report.wallMs / 1000)).toFixed(1)} tokens/s (wall clock), ${(tokens / (report.gpuSumMs / 1000)).toFixed(1)} tokens/s (GPU time)`);
+    if (opts.trace) {
+      await writeFile(opts.trace, toChromeTrace(report));
+      console.log(`trace: ${opts.trace} (${report.dispatches.length} events; open in https://ui.perfetto.dev or chrome://tracing)`);
+    }
+    if (opts.json) {
+      const { dispatches, ...summary } = report;
+      await writeFile(opts.json, JSON.stringify({ ...summary, dispatchCount: dispatches.length, repeat, batch: batch.B, seq: batch.T }, null, 1));
+    }
+    model.destroy();
+  } finally {
+    gpu.destroy();
+  }
+}
