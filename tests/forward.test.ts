@@ -36,3 +36,16 @@ describe.each(FIXTURE_NAMES)('forward pass: %s', (name) => {
     model.destroy();
   });
 });
+
+describe('vocabulary chunking', () => {
+  it('logits and nll are unchanged when the vocabulary is processed in many chunks', async () => {
+    const gpu = await testGpu();
+    const model = await loadModel(gpu, fixtureDir('gpt2-tiny'));
+    model.vocabChunkCap = 97;
+    const ref = await readReference('gpt2-tiny');
+    const result = await runSequences(model, ref.ids, ref.B, ref.T, { logits: true });
+    expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance('gpt2-tiny', 'nll'));
+    expect(maxAbsDiff(result.logits!, await ref.file.readF32('logits'))).toBeLessThan(2e-4);
+    model.destroy();
+  });
+});

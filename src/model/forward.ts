@@ -87,6 +87,8 @@ interface PendingCapture {
 export class Transformer {
   readonly kernels: Kernels;
   private workspace: Workspace | null = null;
+  /** Upper bound on vocabulary columns per logits chunk (tests lower it to exercise chunking). */
+  vocabChunkCap = 32768;
 
   constructor(
     readonly gpu: Gpu,
@@ -105,7 +107,7 @@ export class Transformer {
 
   /** Vocabulary columns processed per logits chunk for `rows` rows. */
   vocabChunk(rows: number): number {
-    return Math.max(1, Math.min(this.spec.vocab, 32768, Math.floor(this.gpu.maxBinding / (4 * rows))));
+    return Math.max(1, Math.min(this.spec.vocab, this.vocabChunkCap, Math.floor(this.gpu.maxBinding / (4 * rows))));
   }
 
   workspaceFor(rows: number): Workspace {

@@ -1,0 +1,66 @@
+// Every fast strategy equals the naive one (one full forward pass per intervention) on random
+// models of shapes the fixtures don't cover: sequential GPT-NeoX blocks, other rotary fractions,
+// f16 storage, vocabularies split over several chunks.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { testGpu, maxAbsDiff, rng } from './helpers/gpu.js';
+import { tempDir } from './helpers/cli.js';
+import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
+import { loadModel } from '../src/model/load.js';
+import { headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
+import type { Strategy } from '../src/interventions/plan.js';
+
+const SHAPES: Record<string, RandomModelShape> = {
+  'gpt2 f16': { arch: 'gpt2', dModel: 48, nLayers: 3, nHeads: 3, vocab: 301, nCtx: 24, dtype: 'F16', seed: 3 },
+  'neox sequential rot 0.5': { arch: 'gpt_neox', dModel: 32, nLayers: 2, nHeads: 2, vocab: 257, nCtx: 24, parallelResidual: false, rotaryPct: 0.5, seed: 4 },
+};
+
+async function context(name: string): Promise<SweepContext> {
+  const dir = path.join(tempDir(), 'model');
+  await writeRandomCheckpoint(dir, SHAPES[name]);
+  const model = await loadModel(await testGpu(), dir);
+  model.vocabChunkCap = 64; // several vocabulary chunks per pass
+  const B = 2, T = 11;
+  const r = rng(7);
+  const ids = Int32Array.from({ length: B * T }, () => Math.floor(r() * SHAPES[name].vocab));
+  return { model, ids, B, T };
+}
+
+async function outputs(ctx: SweepContext, make: (s: Strategy) => ReturnType<typeof neuronSweep>, strategy: Strategy): Promise<Float32Array[]> {
+  const runner = await make(strategy);
+  const out = await runner.compute(0, runner.units);
+  runner.dispose();
+  return out;
+}
+
+describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (name) => {
+  it('final-layer neurons (closed form), mean and zero', async () => {
+    const ctx = await context(name);
+    const last = ctx.model.spec.nLayers - 1;
+    for (const ablation of ['mean', 'zero'] as const) {
+      const make = (s: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation, neurons: [0, 5, 17, 40] }, s);
+      const [fast] = await outputs(ctx, make, 'final-layer-closed-form');
+      const [naive] = await outputs(ctx, make, 'naive');
+      expect(maxAbsDiff(fast, naive)).toBeLessThan(1e-4);
+      expect(Math.max(...naive.map(Math.abs))).toBeGreaterThan(1e-3); // the ablations do something
+    }
+  });
+
+  it('middle-layer neurons and heads (batched from the layer)', async () => {
+    const ctx = await context(name);
+    const n = (s: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer: 0, ablation: 'mean', neurons: [1, 2, 30] }, s);
+    expect(maxAbsDiff((await outputs(ctx, n, 'batched-from-layer'))[0], (await outputs(ctx, n, 'naive'))[0])).toBeLessThan(1e-4);
+    const h = (s: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [1], ablation: 'zero' }, s);
+    expect(maxAbsDiff((await outputs(ctx, h, 'batched-from-layer'))[0], (await outputs(ctx, h, 'naive'))[0])).toBeLessThan(1e-4);
+  });
+
+  it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {
+    const ctx = await context(name);
+    const last = ctx.model.spec.nLayers - 1;
+    const make = (s: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'bos', watch: { layer: last, neurons: [3, 9] } }, s);
+    const fast = await outputs(ctx, make, 'single-position-cached');
+    const naive = await outputs(ctx, make, 'naive');
+    expect(maxAbsDiff(fast[0], naive[0])).toBeLessThan(1e-4);
+    expect(maxAbsDiff(fast[1], naive[1])).toBeLessThan(1e-4);
+  });
+});
