@@ -1,0 +1,188 @@
+// The profiler on the gpt2-tiny fixture: expected kernels in the table, positive per-kernel sums,
+// a trace with one complete event per dispatch, the CPU-timed fallback, and nothing recorded (no
+// hooks set) when profiling is off; `plateau profile` end to end.
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu } from '../src/gpu/device.js';
+import { loadModel } from '../src/model/load.js';
+import { runSequences } from '../src/model/run.js';
+import type { Transformer } from '../src/model/forward.js';
+import { Profiler, toChromeTrace, toTable, type ProfileReport } from '../src/gpu/profiler.js';
+import { fixtureDir, readReference } from './fixtures.js';
+import { runCli, tempDir } from './helpers/cli.js';
+
+const EXPECTED_KERNELS = ['matmul-', 'layernorm', 'attention-dh16', 'gelu-tanh', 'add-inplace', 'embed-gather-f32', 'lse-update', 'nll-finalize'];
+
+let gpu: Gpu;
+let model: Transformer;
+let ids: Int32Array;
+let B: number;
+let T: number;
+
+/** Counts Gpu.dispatch calls (independently of the profiler) while `body` runs. */
+async function countDispatches(body: () => Promise<void>): Promise<number> {
+  const original = gpu.dispatch;
+  let n = 0;
+  gpu.dispatch = function (this: Gpu, ...args: Parameters<Gpu['dispatch']>) {
+    n++;
+    return original.apply(this, args);
+  } as Gpu['dispatch'];
+  try {
+    await body();
+  } finally {
+    gpu.dispatch = original;
+  }
+  return n;
+}
+
+function checkReport(report: ProfileReport, dispatched: number): void {
+  expect(report.dispatches).toHaveLength(dispatched);
+  expect(report.skipped).toBe(0);
+  const names = report.kernels.map((k) => k.kernel);
+  for (const expected of EXPECTED_KERNELS) expect(names.some((n) => n.startsWith(expected)), expected).toBe(true);
+  let calls = 0;
+  for (const k of report.kernels) {
+    expect(k.totalMs, k.kernel).toBeGreaterThan(0);
+    expect(k.meanUs).toBeCloseTo((k.totalMs * 1000) / k.calls, 6);
+    calls += k.calls;
+  }
+  expect(calls).toBe(dispatched);
+  expect(report.kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 9);
+  expect(report.gpuSumMs).toBeGreaterThan(0);
+  const matmul = report.kernels.find((k) => k.kernel.startsWith('matmul-'))!;
+  expect(matmul.gflops).toBeGreaterThan(0);
+  expect(matmul.gbps).toBeGreaterThan(0);
+
+  const table = toTable(report);
+  for (const k of report.kernels) expect(table).toContain(k.kernel);
+  expect(table).toMatch(/sum of pass durations/);
+
+  const trace = JSON.parse(toChromeTrace(report));
+  const events = (trace.traceEvents as { ph: string; ts: number; dur: number; name: string; pid: number; tid: number; args: { flops: number; bytes: number } }[]).filter((e) => e.ph === 'X');
+  expect(events).toHaveLength(dispatched);
+  for (const e of events) {
+    expect(e.ts).toBeGreaterThanOrEqual(0);
+    expect(e.dur).toBeGreaterThanOrEqual(0);
+    expect(typeof e.pid).toBe('number');
+    expect(typeof e.tid).toBe('number');
+    expect(typeof e.args.flops).toBe('number');
+    expect(typeof e.args.bytes).toBe('number');
+  }
+}
+
+beforeAll(async () => {
+  gpu = await Gpu.create({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+  model = await loadModel(gpu, fixtureDir('gpt2-tiny'));
+  const ref = await readReference('gpt2-tiny');
+  ({ ids, B, T } = ref);
+  await ref.file.close();
+  await runSequences(model, ids, B, T); // warm-up: compile outside the profiled region
+});
+
+afterAll(() => {
+  model?.destroy();
+  gpu?.destroy();
+});
+
+describe('Profiler on gpt2-tiny', () => {
+  it('timestamp mode: expected kernels, positive sums, one trace event per dispatch', async () => {
+    expect(gpu.hasTimestamps).toBe(true); // lavapipe offers timestamp-query
+    const profiler = Profiler.attach(gpu);
+    expect(profiler.mode).toBe('timestamp');
+    expect(() => Profiler.attach(gpu)).toThrow(/already attached/);
+    let dispatched = 0;
+    try {
+      dispatched = await countDispatches(async () => {
+        for (let i = 0; i < 2; i++) await runSequences(model, ids, B, T);
+      });
+      const report = await profiler.collect();
+      checkReport(report, dispatched);
+      // Pass durations lie within the GPU span, which lies within the wall clock of the region.
+      expect(report.gpuSumMs).toBeLessThanOrEqual(report.gpuSpanMs * 1.0001);
+      expect(report.gpuSpanMs).toBeLessThanOrEqual(report.wallMs);
+      // Dispatches are in order and do not overlap.
+      for (let i = 1; i < report.dispatches.length; i++) {
+        expect(report.dispatches[i].startNs).toBeGreaterThanOrEqual(report.dispatches[i - 1].startNs);
+      }
+      // reset() forgets everything; recording goes on.
+      profiler.reset();
+      const again = await countDispatches(() => runSequences(model, ids, B, T).then(() => {}));
+      expect((await profiler.collect()).dispatches).toHaveLength(again);
+    } finally {
+      profiler.detach();
+    }
+  });
+
+  it('thousands of dispatches over many submissions (query sets reused) are all timed', async () => {
+    const a = gpu.createBuffer('a', 1024 * 4);
+    const b = gpu.createBuffer('b', 1024 * 4);
+    const profiler = Profiler.attach(gpu);
+    try {
+      // Gpu submits every 512 dispatches: 3000 dispatches cross several submissions and readbacks.
+      for (let i = 0; i < 3000; i++) model.kernels.addInPlace(a, b, 1024);
+      const report = await profiler.collect();
+      expect(report.dispatches).toHaveLength(3000);
+      expect(report.skipped).toBe(0);
+      expect(report.kernels.map((k) => k.kernel)).toEqual(['add-inplace']);
+      for (const d of report.dispatches) expect(d.endNs).toBeGreaterThanOrEqual(d.startNs);
+    } finally {
+      profiler.detach();
+      a.destroy();
+      b.destroy();
+    }
+  });
+
+  it('cpu mode (no timestamp-query fallback): replayed dispatches, same kernels', async () => {
+    const profiler = Profiler.attach(gpu, { mode: 'cpu' });
+    try {
+      const dispatched = await countDispatches(() => runSequences(model, ids, B, T).then(() => {}));
+      const report = await profiler.collect();
+      expect(report.mode).toBe('cpu');
+      expect(report.note).toMatch(/replayed/);
+      expect(report.syncOverheadUs).toBeGreaterThan(0);
+      checkReport(report, dispatched);
+    } finally {
+      profiler.detach();
+    }
+  });
+
+  it('profiling off records nothing and leaves no hooks', async () => {
+    const profiler = Profiler.attach(gpu);
+    profiler.detach();
+    expect(gpu.passTimestampWrites).toBeNull();
+    expect(gpu.submitHook).toBeNull();
+    expect(gpu.recordHook).toBeNull();
+    expect(gpu.dispatchHook).toBeNull();
+    const n = await countDispatches(() => runSequences(model, ids, B, T).then(() => {}));
+    expect(n).toBeGreaterThan(0);
+    const report = await profiler.collect();
+    expect(report.dispatches).toHaveLength(0);
+    expect(report.kernels).toHaveLength(0);
+    expect(report.gpuSumMs).toBe(0);
+    // and a new profiler can attach again
+    Profiler.attach(gpu).detach();
+  });
+});
+
+describe('plateau profile', () => {
+  it('prints the table and the agreement lines, writes a trace with one event per dispatch', async () => {
+    const dir = tempDir();
+    const trace = path.join(dir, 'trace.json');
+    const json = path.join(dir, 'report.json');
+    const ids = path.join(fixtureDir('gpt2-tiny'), 'reference.safetensors');
+    const res = await runCli(['profile', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--repeat', '2', '--trace', trace, '--json', json]);
+    expect(res.stderr).not.toMatch(/plateau:/);
+    expect(res.code).toBe(0);
+    for (const k of EXPECTED_KERNELS) expect(res.stdout).toContain(k);
+    expect(res.stdout).toMatch(/sum of pass durations: [\d.]+ ms/);
+    expect(res.stdout).toMatch(/GPU span \(first begin → last end\): [\d.]+ ms/);
+    expect(res.stdout).toMatch(/wall clock of the region \(with queue sync\): [\d.]+ ms/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents.filter((e: { ph: string }) => e.ph === 'X');
+    expect(events).toHaveLength(report.dispatchCount);
+    expect(report.kernels.length).toBeGreaterThanOrEqual(EXPECTED_KERNELS.length);
+    const bad = await runCli(['profile', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--repeat', '0']);
+    expect(bad.stderr).toMatch(/--repeat 0: expected a positive integer/);
+  });
+});
