@@ -1,5 +1,8 @@
-// Bundles the CLI for Node (dist/plateau.mjs). WGSL files are embedded as strings.
+// Bundles the CLI for Node (dist/plateau.mjs) and each benchmark (dist/bench/NAME.mjs).
+// WGSL files are embedded as strings. `--device` also writes dist/device/*.mjs with every npm
+// package inlined except `webgpu` (for running on a machine that has no node_modules).
 import * as esbuild from 'esbuild';
+import { readdirSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -18,3 +21,24 @@ await esbuild.build({
   packages: 'external',
   banner: { js: '#!/usr/bin/env node' },
 });
+
+const benchEntries = readdirSync('bench').filter((f) => f.endsWith('.ts')).map((f) => `bench/${f}`);
+const nodeBundle = { ...common, platform: 'node', format: 'esm', target: 'node20' };
+await esbuild.build({
+  ...nodeBundle,
+  entryPoints: benchEntries,
+  outdir: 'dist/bench',
+  outExtension: { '.js': '.mjs' },
+  packages: 'external',
+});
+
+if (process.argv.includes('--device')) {
+  await esbuild.build({
+    ...nodeBundle,
+    entryPoints: [...benchEntries, 'src/cli/main.ts'],
+    outdir: 'dist/device',
+    outExtension: { '.js': '.mjs' },
+    external: ['webgpu'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+}

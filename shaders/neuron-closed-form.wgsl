@@ -17,7 +17,8 @@
 //   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
 //                      → pairs [rows, mc, 2] = (c, 1/σ'); dispatch (ceil(mc/64), rows split y/z)
 //   pair_lse_update  — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols], pairs, targets → state [rows, mc, 3]
-//                      = (running max, Σexp, target logit); dispatch (ceil(mc/16), ceil(rows/4)) × (16, 4)
+//                      = (running max, Σexp, target logit); dispatch (ceil(mc/16), ceil(rows/16)) × (16, 16),
+//                      tiles of 32 vocabulary columns shared in workgroup memory
 //   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target)
 //                      dispatch (ceil(mc/64), rows split y/z)
 struct Params {
@@ -120,38 +121,78 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
   pairs[k + 1u] = inverseSqrt(variance);
 }
 
-@compute @workgroup_size(16, 4, 1)
-fn pair_lse_update(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
-  let r = gid.y;
-  if (i >= p.mc || r >= p.rows) { return; }
-  let tgtId = targets[r];
-  if (tgtId < 0) { return; }
-  let k = (r * p.mc + i) * 2u;
-  let c = pairs[k];
-  let inv = pairs[k + 1u];
+const TC: u32 = 32u; // vocabulary columns per shared tile
+var<workgroup> aTile: array<f32, 512>; // [16 rows][TC]
+var<workgroup> bTile: array<f32, 512>; // [16 neurons][TC]
+var<workgroup> eTile: array<f32, 32>;
+
+@compute @workgroup_size(16, 16, 1)
+fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // A 16 × 16 block of (row, neuron) pairs shares tiles of A, B and e in workgroup memory; each
+  // pair takes its tile maximum first, so every logit costs one exp.
+  let i = wg.x * 16u + lid.x;
+  let r = wg.y * 16u + lid.y;
+  let tid = lid.y * 16u + lid.x;
+  let isLive = i < p.mc && r < p.rows && targets[min(r, p.rows - 1u)] >= 0;
+  var c = 0.0;
+  var inv = 0.0;
+  if (isLive) {
+    let k = (r * p.mc + i) * 2u;
+    c = pairs[k];
+    inv = pairs[k + 1u];
+  }
   var m = -3.0e38;
   var s = 0.0;
-  let aRow = r * p.cols;
-  let bRow = i * p.cols;
-  for (var v = 0u; v < p.cols; v++) {
-    let l = (aChunk[aRow + v] + c * bChunk[bRow + v]) * inv + eChunk[v];
-    let mNew = max(m, l);
-    s = s * exp(m - mNew) + exp(l - mNew);
-    m = mNew;
-  }
-  let st = (r * p.mc + i) * 3u;
   var tgt = 0.0;
+  var tgtCol = 0xffffffffu;
+  if (isLive) {
+    let tgtId = targets[r];
+    if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) { tgtCol = u32(tgtId) - p.vocabStart; }
+  }
+  for (var c0 = 0u; c0 < p.cols; c0 += TC) {
+    for (var e = 0u; e < 2u; e++) {
+      let idx = tid * 2u + e;       // 0..511
+      let row = idx / TC;           // 0..15
+      let col = c0 + idx % TC;
+      let ar = wg.y * 16u + row;
+      let bi = wg.x * 16u + row;
+      aTile[idx] = select(0.0, aChunk[min(ar, p.rows - 1u) * p.cols + min(col, p.cols - 1u)], ar < p.rows && col < p.cols);
+      bTile[idx] = select(0.0, bChunk[min(bi, p.mc - 1u) * p.cols + min(col, p.cols - 1u)], bi < p.mc && col < p.cols);
+    }
+    if (tid < TC) { eTile[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)], c0 + tid < p.cols); }
+    workgroupBarrier();
+    if (isLive) {
+      let n = min(TC, p.cols - c0);
+      var tileMax = -3.0e38;
+      for (var v = 0u; v < n; v++) {
+        tileMax = max(tileMax, (aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v]);
+      }
+      let mNew = max(m, tileMax);
+      var sum = 0.0;
+      for (var v = 0u; v < n; v++) {
+        sum += exp((aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v] - mNew);
+      }
+      s = s * exp(m - mNew) + sum;
+      m = mNew;
+      if (tgtCol >= c0 && tgtCol < c0 + n) {
+        let v = tgtCol - c0;
+        tgt = (aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v];
+      }
+    }
+    workgroupBarrier();
+  }
+  if (!isLive) { return; }
+  let st = (r * p.mc + i) * 3u;
   var mOld = -3.0e38;
   var sOld = 0.0;
-  if (p.first == 0u) { mOld = state[st]; sOld = state[st + 1u]; tgt = state[st + 2u]; }
+  if (p.first == 0u) {
+    mOld = state[st];
+    sOld = state[st + 1u];
+    if (tgtCol == 0xffffffffu) { tgt = state[st + 2u]; }
+  }
   let mm = max(mOld, m);
   state[st] = mm;
   state[st + 1u] = sOld * exp(mOld - mm) + s * exp(m - mm);
-  if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) {
-    let v = u32(tgtId) - p.vocabStart;
-    tgt = (aChunk[aRow + v] + c * bChunk[bRow + v]) * inv + eChunk[v];
-  }
   state[st + 2u] = tgt;
 }
 
