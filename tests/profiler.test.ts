@@ -185,4 +185,19 @@ describe('plateau profile', () => {
     const bad = await runCli(['profile', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--repeat', '0']);
     expect(bad.stderr).toMatch(/--repeat 0: expected a positive integer/);
   });
+
+  it('--autotune times the forward\'s matmul shapes, caches the choices and profiles with them', async () => {
+    const cache = path.join(tempDir(), 'autotune.json');
+    const ids = path.join(fixtureDir('gpt2-tiny'), 'reference.safetensors');
+    const res = await runCli(['profile', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--repeat', '1', '--autotune'], { PLATEAU_AUTOTUNE_CACHE: cache });
+    expect(res.stderr).not.toMatch(/plateau:/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/autotune: 5 matmul shapes/);
+    expect(res.stdout).toMatch(/autotune cache in use/);
+    const file = JSON.parse(readFileSync(cache, 'utf8'));
+    const entries = Object.values(file.adapters)[0] as Record<string, Record<string, { variant: string }>>;
+    expect(Object.keys(entries).sort()).toEqual(['256x64:f32:kn', '64x1000:f32:nk', '64x192:f32:kn', '64x256:f32:kn', '64x64:f32:kn']);
+    // the profiled forward ran the chosen variants
+    for (const byM of Object.values(entries)) expect(res.stdout).toContain(`matmul-${Object.values(byM)[0].variant}`);
+  });
 });

@@ -5,6 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { runSequences } from '../model/run.js';
 import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profiler.js';
+import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '../gpu/autotune.js';
+import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 
 export interface ProfileCommandOptions extends InputOptions {
@@ -14,6 +16,7 @@ export interface ProfileCommandOptions extends InputOptions {
   json?: string;
   timer: 'auto' | 'cpu';
   weights: 'auto' | 'f32';
+  autotune?: boolean;
 }
 
 export async function profileCommand(opts: ProfileCommandOptions): Promise<void> {
@@ -23,8 +26,34 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const batch = await readInputs(opts, dir, model);
-    // Warm-up: compiles every pipeline this forward uses.
-    await runSequences(model, batch.ids, batch.B, batch.T);
+    // Warm-up: compiles every pipeline this forward uses (and, with --autotune, lists its matmul shapes).
+    const shapes = new Map<string, MatmulShape>();
+    const kernels = model.kernels;
+    const matmul = kernels.matmul;
+    if (opts.autotune) {
+      kernels.matmul = (a: MatmulArgs, variant) => {
+        const layout = a.sN === 1 ? 'kn' : 'nk';
+        shapes.set(`${a.M}/${shapeKey(a.N, a.K, a.wDtype, layout)}`, { M: a.M, N: a.N, K: a.K, dtype: a.wDtype, layout });
+        matmul.call(kernels, a, variant);
+      };
+    }
+    try {
+      await runSequences(model, batch.ids, batch.B, batch.T);
+    } finally {
+      if (opts.autotune) kernels.matmul = matmul;
+    }
+    if (opts.autotune) {
+      if (kernels.forcedMatmul) throw new Error(`--autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
+      console.log(`autotune: ${shapes.size} matmul shapes of this forward on ${gpu.describe()}`);
+      await autotuneMatmul(kernels, [...shapes.values()], {
+        repeats: 3,
+        onResult: (r) => console.log(`  ${r.shape.M}×${r.shape.K}·${r.shape.K}×${r.shape.N} ${r.shape.dtype} ${r.shape.layout}: ${r.best} ` +
+          `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),
+      });
+      kernels.reloadAutotune();
+      console.log(`autotune: choices saved to ${autotuneCachePath() ?? 'memory'}`);
+      await runSequences(model, batch.ids, batch.B, batch.T); // compile the chosen variants outside the region
+    }
     const mode: ProfileMode | undefined = opts.timer === 'cpu' ? 'cpu' : undefined;
     const profiler = Profiler.attach(gpu, { mode });
     let report;

@@ -247,8 +247,9 @@ export class Kernels {
   matmulVariant: MatmulVariant;
   /** A variant forced for every shape (constructor option or PLATEAU_MATMUL), or null. */
   readonly forcedMatmul: MatmulVariant | null;
-  /** Per-shape choices from the autotune cache for this adapter, or null. */
-  readonly matmulChooser: MatmulChooser | null;
+  /** Per-shape choices from the autotune cache for this adapter, or null (refreshed by reloadAutotune()). */
+  matmulChooser: MatmulChooser | null;
+  private readonly useAutotune: boolean;
   private dummy: GPUBuffer;
   /** A second placeholder: two unused writable bindings must not alias one buffer. */
   private dummy2: GPUBuffer;
@@ -262,7 +263,8 @@ export class Kernels {
     if (this.forcedMatmul && !isMatmulVariant(this.forcedMatmul)) {
       throw new Error(`unknown matmul variant "${this.forcedMatmul}" (expected one of ${MATMUL_VARIANTS.join(', ')})`);
     }
-    this.matmulChooser = this.forcedMatmul || opts.autotune === false ? null : autotuneChooser(gpu);
+    this.useAutotune = opts.autotune !== false;
+    this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(gpu);
     this.dummy = gpu.createBuffer('dummy', 16);
     this.dummy2 = gpu.createBuffer('dummy2', 16);
   }
@@ -270,6 +272,11 @@ export class Kernels {
   /** A 16-byte placeholder for bindings a dispatch does not use. */
   get placeholder(): GPUBuffer {
     return this.dummy;
+  }
+
+  /** Re-reads the autotune cache's choices for this adapter (after autotuneMatmul() wrote new ones). */
+  reloadAutotune(): void {
+    this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(this.gpu);
   }
 
   /** The variant matmul() runs for these arguments: explicit, forced, autotuned, default; then alignment fallback. */
