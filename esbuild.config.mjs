@@ -37,7 +37,9 @@ if (process.argv.includes('--device')) {
     ...nodeBundle,
     entryPoints: [...benchEntries, 'src/cli/main.ts'],
     outdir: 'dist/device',
+    entryNames: '[name]',
     outExtension: { '.js': '.mjs' },
+    sourcemap: false,
     external: ['webgpu'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -17,8 +17,8 @@
 //   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
 //                      → pairs [rows, mc, 2] = (c, 1/σ'); dispatch (ceil(mc/64), rows split y/z)
 //   pair_lse_update  — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols], pairs, targets → state [rows, mc, 3]
-//                      = (running max, Σexp, target logit); dispatch (ceil(mc/16), ceil(rows/16)) × (16, 16),
-//                      tiles of 32 vocabulary columns shared in workgroup memory
+//                      = (running max, Σexp, target logit); dispatch (ceil(mc/64), ceil(rows/64)) × (16, 16),
+//                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
 //   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target)
 //                      dispatch (ceil(mc/64), rows split y/z)
 struct Params {
@@ -121,79 +121,117 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
   pairs[k + 1u] = inverseSqrt(variance);
 }
 
-const TC: u32 = 32u; // vocabulary columns per shared tile
-var<workgroup> aTile: array<f32, 512>; // [16 rows][TC]
-var<workgroup> bTile: array<f32, 512>; // [16 neurons][TC]
-var<workgroup> eTile: array<f32, 32>;
+const TC: u32 = 16u; // vocabulary columns per shared tile
+
+// Index of pair (row r, neuron i) with i clamped into range.
+fn pair_index(r: u32, i: u32) -> u32 { return r * p.mc + min(i, p.mc - 1u); }
+// Transposed tiles of vec4: aT[v·16 + ty] holds column v of this workgroup's rows 4·ty..4·ty+3,
+// bT[v·16 + tx] column v of its neurons 4·tx..4·tx+3 (conflict-free vec4 reads).
+var<workgroup> aT: array<vec4<f32>, 256>;
+var<workgroup> bT: array<vec4<f32>, 256>;
+var<workgroup> eT: array<f32, 16>;
 
 @compute @workgroup_size(16, 16, 1)
 fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  // A 16 × 16 block of (row, neuron) pairs shares tiles of A, B and e in workgroup memory; each
-  // pair takes its tile maximum first, so every logit costs one exp.
-  let i = wg.x * 16u + lid.x;
-  let r = wg.y * 16u + lid.y;
-  let tid = lid.y * 16u + lid.x;
-  let isLive = i < p.mc && r < p.rows && targets[min(r, p.rows - 1u)] >= 0;
-  var c = 0.0;
-  var inv = 0.0;
-  if (isLive) {
-    let k = (r * p.mc + i) * 2u;
-    c = pairs[k];
-    inv = pairs[k + 1u];
-  }
-  var m = -3.0e38;
-  var s = 0.0;
-  var tgt = 0.0;
-  var tgtCol = 0xffffffffu;
-  if (isLive) {
+  // Each invocation owns 4 rows × 4 neurons (vec4 over neurons); a workgroup 64 × 64 pairs. Per
+  // tile of 16 columns: the tile maximum first, then Σexp, so every logit costs one exp.
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * 16u + tx;
+  let row0 = wg.y * 64u + ty * 4u;
+  let n0 = wg.x * 64u + tx * 4u;
+  var cv: array<vec4<f32>, 4>;
+  var iv: array<vec4<f32>, 4>;
+  var m: array<vec4<f32>, 4>;
+  var s: array<vec4<f32>, 4>;
+  var tgt: array<vec4<f32>, 4>;
+  var tcol: array<i32, 4>;
+  for (var ri = 0u; ri < 4u; ri++) {
+    let r = min(row0 + ri, p.rows - 1u);
     let tgtId = targets[r];
-    if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) { tgtCol = u32(tgtId) - p.vocabStart; }
+    tcol[ri] = select(-1, tgtId - i32(p.vocabStart), tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols));
+    // This invocation's 4 neurons of row r (clamped at the edge; those lanes are never written).
+    let k0 = pair_index(r, n0);
+    let k1 = pair_index(r, n0 + 1u);
+    let k2 = pair_index(r, n0 + 2u);
+    let k3 = pair_index(r, n0 + 3u);
+    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]);
+    iv[ri] = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    m[ri] = vec4<f32>(-3.0e38);
+    if (p.first == 0u) {
+      m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
+      s[ri] = vec4<f32>(state[k0 * 3u + 1u], state[k1 * 3u + 1u], state[k2 * 3u + 1u], state[k3 * 3u + 1u]);
+      tgt[ri] = vec4<f32>(state[k0 * 3u + 2u], state[k1 * 3u + 2u], state[k2 * 3u + 2u], state[k3 * 3u + 2u]);
+    }
   }
   for (var c0 = 0u; c0 < p.cols; c0 += TC) {
-    for (var e = 0u; e < 2u; e++) {
-      let idx = tid * 2u + e;       // 0..511
-      let row = idx / TC;           // 0..15
-      let col = c0 + idx % TC;
-      let ar = wg.y * 16u + row;
-      let bi = wg.x * 16u + row;
-      aTile[idx] = select(0.0, aChunk[min(ar, p.rows - 1u) * p.cols + min(col, p.cols - 1u)], ar < p.rows && col < p.cols);
-      bTile[idx] = select(0.0, bChunk[min(bi, p.mc - 1u) * p.cols + min(col, p.cols - 1u)], bi < p.mc && col < p.cols);
+    {
+      // Invocation tid fills one vec4 of each tile: column tid % 16, rows (or neurons) 4·(tid / 16)..+3.
+      let col = tid % TC;
+      let group = tid / TC;
+      let gc = min(c0 + col, p.cols - 1u);
+      let colOk = c0 + col < p.cols;
+      var av: vec4<f32>;
+      var bv: vec4<f32>;
+      for (var j = 0u; j < 4u; j++) {
+        let ar = wg.y * 64u + group * 4u + j;
+        let bi = wg.x * 64u + group * 4u + j;
+        av[j] = select(0.0, aChunk[min(ar, p.rows - 1u) * p.cols + gc], ar < p.rows && colOk);
+        bv[j] = select(0.0, bChunk[min(bi, p.mc - 1u) * p.cols + gc], bi < p.mc && colOk);
+      }
+      aT[col * 16u + group] = av;
+      bT[col * 16u + group] = bv;
     }
-    if (tid < TC) { eTile[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)], c0 + tid < p.cols); }
+    if (tid < TC) { eT[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)], c0 + tid < p.cols); }
     workgroupBarrier();
-    if (isLive) {
-      let n = min(TC, p.cols - c0);
-      var tileMax = -3.0e38;
-      for (var v = 0u; v < n; v++) {
-        tileMax = max(tileMax, (aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v]);
+    let n = min(TC, p.cols - c0);
+    var tileMax = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
+    for (var v = 0u; v < n; v++) {
+      let a = aT[v * 16u + ty];
+      let b = bT[v * 16u + tx];
+      let ev = vec4<f32>(eT[v]);
+      for (var ri = 0u; ri < 4u; ri++) {
+        tileMax[ri] = max(tileMax[ri], (vec4<f32>(a[ri]) + cv[ri] * b) * iv[ri] + ev);
       }
-      let mNew = max(m, tileMax);
-      var sum = 0.0;
-      for (var v = 0u; v < n; v++) {
-        sum += exp((aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v] - mNew);
+    }
+    // Explicit initialisers: on lavapipe a var declared without one inside a loop body kept its
+    // value from the previous iteration instead of starting at zero.
+    var mNew = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var ri = 0u; ri < 4u; ri++) { mNew[ri] = max(m[ri], tileMax[ri]); }
+    for (var v = 0u; v < n; v++) {
+      let a = aT[v * 16u + ty];
+      let b = bT[v * 16u + tx];
+      let ev = vec4<f32>(eT[v]);
+      for (var ri = 0u; ri < 4u; ri++) {
+        let l = (vec4<f32>(a[ri]) + cv[ri] * b) * iv[ri] + ev;
+        sum[ri] += exp(l - mNew[ri]);
       }
-      s = s * exp(m - mNew) + sum;
-      m = mNew;
-      if (tgtCol >= c0 && tgtCol < c0 + n) {
-        let v = tgtCol - c0;
-        tgt = (aTile[lid.y * TC + v] + c * bTile[lid.x * TC + v]) * inv + eTile[v];
-      }
+    }
+    for (var ri = 0u; ri < 4u; ri++) {
+      s[ri] = s[ri] * exp(m[ri] - mNew[ri]) + sum[ri];
+      m[ri] = mNew[ri];
     }
     workgroupBarrier();
   }
-  if (!isLive) { return; }
-  let st = (r * p.mc + i) * 3u;
-  var mOld = -3.0e38;
-  var sOld = 0.0;
-  if (p.first == 0u) {
-    mOld = state[st];
-    sOld = state[st + 1u];
-    if (tgtCol == 0xffffffffu) { tgt = state[st + 2u]; }
+  for (var ri = 0u; ri < 4u; ri++) {
+    let r = row0 + ri;
+    if (r >= p.rows || targets[r] < 0) { continue; }
+    for (var nj = 0u; nj < 4u; nj++) {
+      let i = n0 + nj;
+      if (i >= p.mc) { continue; }
+      let st = (r * p.mc + i) * 3u;
+      state[st] = m[ri][nj];
+      state[st + 1u] = s[ri][nj];
+      // The target's logit, when the target lies in this chunk, straight from the chunk buffers.
+      var t = tgt[ri][nj];
+      if (tcol[ri] >= 0) {
+        let tc = u32(tcol[ri]);
+        t = fma(cv[ri][nj], bChunk[i * p.cols + tc], aChunk[r * p.cols + tc]) * iv[ri][nj] + eChunk[tc];
+      }
+      state[st + 2u] = t;
+    }
   }
-  let mm = max(mOld, m);
-  state[st] = mm;
-  state[st + 1u] = sOld * exp(mOld - mm) + s * exp(m - mm);
-  state[st + 2u] = tgt;
 }
 
 @compute @workgroup_size(64, 1, 1)

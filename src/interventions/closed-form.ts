@@ -113,7 +113,7 @@ export class FinalLayerNeuronSweep {
         kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: mc, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: this.beta, w: w.buffer, wDtype, y: eChunk, M: 1, N: n, K: d, sK: 1, sN: d, wOff });
         this.dispatch('pair_lse_update', { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk },
-          [Math.ceil(mc / 16), Math.ceil(N / 16)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
+          [Math.ceil(mc / 64), Math.ceil(N / 64)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
         first = false;
       }
     }
