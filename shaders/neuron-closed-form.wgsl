@@ -121,7 +121,30 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
   pairs[k + 1u] = inverseSqrt(variance);
 }
 
-const TC: u32 = 16u; // vocabulary columns per shared tile
+// Stores the running (max, Σexp, target logit) of a 4 × 4 block of pairs; the target's logit, when
+// the target lies in this chunk, is computed straight from the chunk buffers.
+fn write_pair_state(row0: u32, n0: u32, m: array<vec4<f32>, 4>, s: array<vec4<f32>, 4>, tgt: array<vec4<f32>, 4>,
+                    cv: array<vec4<f32>, 4>, iv: array<vec4<f32>, 4>, tcol: array<i32, 4>) {
+  for (var ri = 0u; ri < 4u; ri++) {
+    let r = row0 + ri;
+    if (r >= p.rows || targets[r] < 0) { continue; }
+    for (var nj = 0u; nj < 4u; nj++) {
+      let i = n0 + nj;
+      if (i >= p.mc) { continue; }
+      let st = (r * p.mc + i) * 3u;
+      state[st] = m[ri][nj];
+      state[st + 1u] = s[ri][nj];
+      var t = tgt[ri][nj];
+      if (tcol[ri] >= 0) {
+        let tc = u32(tcol[ri]);
+        t = fma(cv[ri][nj], bChunk[i * p.cols + tc], aChunk[r * p.cols + tc]) * iv[ri][nj] + eChunk[tc];
+      }
+      state[st + 2u] = t;
+    }
+  }
+}
+
+const TC: u32 = 16u; // vocabulary columns per tile
 
 // Index of pair (row r, neuron i) with i clamped into range.
 fn pair_index(r: u32, i: u32) -> u32 { return r * p.mc + min(i, p.mc - 1u); }
@@ -214,24 +237,71 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     }
     workgroupBarrier();
   }
+  write_pair_state(row0, n0, m, s, tgt, cv, iv, tcol);
+}
+
+// The same computation without workgroup memory or barriers, for CPU adapters (lavapipe,
+// SwiftShader) where those are slow: each invocation reads its 4 rows and 4 neurons straight from
+// the chunk buffers. Dispatch (ceil(mc/32), ceil(rows/32)) × (8, 8).
+@compute @workgroup_size(8, 8, 1)
+fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * 4u;
+  let n0 = gid.x * 4u;
+  if (row0 >= p.rows || n0 >= p.mc) { return; }
+  var cv = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  var iv = cv;
+  var m = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
+  var s = cv;
+  var tgt = cv;
+  var aOff: array<u32, 4>;
+  var tcol = array<i32, 4>(-1, -1, -1, -1);
   for (var ri = 0u; ri < 4u; ri++) {
-    let r = row0 + ri;
-    if (r >= p.rows || targets[r] < 0) { continue; }
-    for (var nj = 0u; nj < 4u; nj++) {
-      let i = n0 + nj;
-      if (i >= p.mc) { continue; }
-      let st = (r * p.mc + i) * 3u;
-      state[st] = m[ri][nj];
-      state[st + 1u] = s[ri][nj];
-      // The target's logit, when the target lies in this chunk, straight from the chunk buffers.
-      var t = tgt[ri][nj];
-      if (tcol[ri] >= 0) {
-        let tc = u32(tcol[ri]);
-        t = fma(cv[ri][nj], bChunk[i * p.cols + tc], aChunk[r * p.cols + tc]) * iv[ri][nj] + eChunk[tc];
-      }
-      state[st + 2u] = t;
+    let r = min(row0 + ri, p.rows - 1u);
+    aOff[ri] = r * p.cols;
+    let tgtId = targets[r];
+    if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) { tcol[ri] = tgtId - i32(p.vocabStart); }
+    let k0 = pair_index(r, n0);
+    let k1 = pair_index(r, n0 + 1u);
+    let k2 = pair_index(r, n0 + 2u);
+    let k3 = pair_index(r, n0 + 3u);
+    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]);
+    iv[ri] = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    if (p.first == 0u) {
+      m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
+      s[ri] = vec4<f32>(state[k0 * 3u + 1u], state[k1 * 3u + 1u], state[k2 * 3u + 1u], state[k3 * 3u + 1u]);
+      tgt[ri] = vec4<f32>(state[k0 * 3u + 2u], state[k1 * 3u + 2u], state[k2 * 3u + 2u], state[k3 * 3u + 2u]);
     }
   }
+  let b0 = min(n0, p.mc - 1u) * p.cols;
+  let b1 = min(n0 + 1u, p.mc - 1u) * p.cols;
+  let b2 = min(n0 + 2u, p.mc - 1u) * p.cols;
+  let b3 = min(n0 + 3u, p.mc - 1u) * p.cols;
+  for (var c0 = 0u; c0 < p.cols; c0 += TC) {
+    let n = min(TC, p.cols - c0);
+    var tileMax = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
+    for (var v = c0; v < c0 + n; v++) {
+      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
+      let ev = vec4<f32>(eChunk[v]);
+      for (var ri = 0u; ri < 4u; ri++) {
+        tileMax[ri] = max(tileMax[ri], (vec4<f32>(aChunk[aOff[ri] + v]) + cv[ri] * b) * iv[ri] + ev);
+      }
+    }
+    var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var mNew = sum;
+    for (var ri = 0u; ri < 4u; ri++) { mNew[ri] = max(m[ri], tileMax[ri]); }
+    for (var v = c0; v < c0 + n; v++) {
+      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
+      let ev = vec4<f32>(eChunk[v]);
+      for (var ri = 0u; ri < 4u; ri++) {
+        sum[ri] += exp((vec4<f32>(aChunk[aOff[ri] + v]) + cv[ri] * b) * iv[ri] + ev - mNew[ri]);
+      }
+    }
+    for (var ri = 0u; ri < 4u; ri++) {
+      s[ri] = s[ri] * exp(m[ri] - mNew[ri]) + sum[ri];
+      m[ri] = mNew[ri];
+    }
+  }
+  write_pair_state(row0, n0, m, s, tgt, cv, iv, tcol);
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { action } from './common.js';
 import { runCommand } from './run-command.js';
 import { profileCommand } from './profile-command.js';
+import { analyzeCommand } from './analyze-command.js';
 import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
 
 const program = new Command();
@@ -79,5 +80,29 @@ program
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
   .action(action(profileCommand));
+
+program.command('analyze')
+  .description('the rare-token analyses (influence, three regimes, geometry, clustering, routing, spectra, dynamics) → results.json, CSVs, report.html')
+  .option('--model <dir>', 'model folder with config.json, tokenizer.json, weights (default: the embedded weights/gpt2-brown)')
+  .option('--corpus <files...>', 'text (.txt = one document), JSONL (text field) or JSON array files (default: the embedded Brown corpus)')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--rows <n>', 'rows ablated (authors: 10; recommended ≥ 100)', '100')
+  .option('--seq <n>', 'tokens per row, BOS first', '256')
+  .option('--mean-rows <n>', 'rows of the corpus sample over which mean activations are taken', '400')
+  .option('--seed <n>', 'seed of the row shuffle, random groups, bootstraps, Louvain', '42')
+  .option('--counts <file>', 'unigram counts (.npy integer vector by token id, or JSON); default: counted over the corpus')
+  .addOption(new Option('--split <method>', 'rare/common split').choices(['longtail_50', 'elbow_band', 'quantile_band']).default('longtail_50'))
+  .option('--top-percent <x>', 'elbow_band: top-X% rank where the band starts (0, 15 or 20)', '0')
+  .addOption(new Option('--by <token>', 'which token decides rarity of position t').choices(['target', 'input']).default('target'))
+  .addOption(new Option('--ablation <kind>', 'neuron ablation').choices(['mean', 'zero']).default('mean'))
+  .option('--plateau-size <n|auto>', 'plateau neurons: auto (from the fit) or a manual size (authors: 30 GPT-2 XL, 35 large, 50 Pythia 1B/2.8B)', 'auto')
+  .option('--random-groups <n>', 'random same-size groups for the null distributions (≥ 100)', '100')
+  .option('--bootstrap <n>', 'bootstrap replicates for confidence intervals', '200')
+  .option('--edge-threshold <r>', 'co-activation graph: keep edges with |r| ≥ this (a no-threshold variant is always computed too)', '0.3')
+  .option('--head-layers <default|N,N>', 'layers whose heads are screened (default: last layer up to 24 layers, else the last 6)', 'default')
+  .addOption(new Option('--head-intervention <kind>', 'head intervention').choices(['bos', 'zero', 'mean']).default('bos'))
+  .option('--permutations <n>', 'permutations of the per-head test', '1000')
+  .option('--checkpoints <dirs>', 'comma-separated checkpoint folders (e.g. Pythia step0,...,step143000) for training dynamics')
+  .action(action(analyzeCommand));
 
 await program.parseAsync(process.argv);

@@ -241,6 +241,11 @@ export interface MatmulArgs {
   biasOff?: number;
 }
 
+/** CPU implementations of WebGPU (lavapipe, SwiftShader), where workgroup memory does not pay. */
+export function isSoftwareAdapter(gpu: Gpu): boolean {
+  return gpu.adapter.architecture === 'software' || /swiftshader|llvmpipe/i.test(gpu.adapter.description + gpu.adapter.architecture);
+}
+
 export class Kernels {
   readonly gpu: Gpu;
   /** The per-adapter default variant, used for shapes the autotune cache does not cover. */
@@ -257,8 +262,9 @@ export class Kernels {
   constructor(gpu: Gpu, options?: MatmulVariant | KernelsOptions) {
     this.gpu = gpu;
     const opts: KernelsOptions = typeof options === 'string' ? { matmul: options } : options ?? {};
-    // Workgroup memory + barriers are slow on CPU adapters and the fast path on GPUs.
-    this.matmulVariant = gpu.adapter.architecture === 'software' || /swiftshader|llvmpipe/i.test(gpu.adapter.description + gpu.adapter.architecture) ? 'register' : 'shared';
+    // Workgroup memory + barriers are slow on CPU adapters and the fast path on GPUs; on CPU
+    // adapters 8×8 register tiles measured 1.7–2× the 4×4 ones (bench/RESULTS.md).
+    this.matmulVariant = isSoftwareAdapter(gpu) ? 'register-8x8' : 'shared';
     this.forcedMatmul = opts.matmul ?? forcedMatmulVariant() ?? null;
     if (this.forcedMatmul && !isMatmulVariant(this.forcedMatmul)) {
       throw new Error(`unknown matmul variant "${this.forcedMatmul}" (expected one of ${MATMUL_VARIANTS.join(', ')})`);

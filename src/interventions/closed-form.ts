@@ -4,7 +4,7 @@
 // at a time by a matrix product and consumed at once, never stored whole.
 import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
-import { rowGrid, specializeWeights } from '../gpu/kernels.js';
+import { isSoftwareAdapter, rowGrid, specializeWeights } from '../gpu/kernels.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
@@ -18,12 +18,17 @@ export class FinalLayerNeuronSweep {
   private readonly cleanNll: GPUBuffer;
   private readonly beta: GPUBuffer;
   private readonly owned: GPUBuffer[] = [];
+  /** Direct-read pair kernel (CPU adapters) instead of workgroup tiles; PLATEAU_PAIR_KERNEL=tiled|direct forces one. */
+  private readonly software: boolean;
 
   constructor(private model: Transformer, private clean: CleanRun) {
     const { gpu, spec } = model;
     const d = spec.dModel;
     const N = clean.B * clean.T;
     this.rows = N;
+    const forced = typeof process !== 'undefined' ? process.env?.PLATEAU_PAIR_KERNEL : undefined;
+    if (forced && forced !== 'tiled' && forced !== 'direct') throw new Error(`PLATEAU_PAIR_KERNEL: expected tiled or direct, got "${forced}"`);
+    this.software = forced ? forced === 'direct' : isSoftwareAdapter(gpu);
     if (N * 12 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
     this.gu = this.buffer('cf:gu', N * d);
@@ -112,8 +117,10 @@ export class FinalLayerNeuronSweep {
         kernels.matmul({ x: this.gu, w: w.buffer, wDtype, y: aChunk, M: N, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: mc, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: this.beta, w: w.buffer, wDtype, y: eChunk, M: 1, N: n, K: d, sK: 1, sN: d, wOff });
-        this.dispatch('pair_lse_update', { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk },
-          [Math.ceil(mc / 64), Math.ceil(N / 64)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
+        // Workgroup-memory tiles on GPUs; direct reads on CPU adapters, where barriers are slow.
+        const [entry, perGroup] = this.software ? ['pair_lse_update_direct', 32] : ['pair_lse_update', 64];
+        this.dispatch(entry, { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk },
+          [Math.ceil(mc / perGroup), Math.ceil(N / perGroup)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
         first = false;
       }
     }

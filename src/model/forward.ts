@@ -39,6 +39,8 @@ export interface ForwardRequest {
   start?: { layer: number; resid: GPUBuffer };
   /** Stop after this layer's block (no unembedding; nll and logits are then empty). */
   stopAfterLayer?: number;
+  /** false: skip the final LayerNorm's unembedding (nll and logits empty; ln_final hooks still run). */
+  unembed?: boolean;
 }
 
 export interface CapturedHook {
@@ -270,11 +272,13 @@ export class Transformer {
     if (lastLayer === spec.nLayers - 1) {
       kernels.layernorm(resid, weights.lnFinal.gamma, weights.lnFinal.beta, ln, stats, N, d, spec.eps);
       site('ln_final.hook_normalized', spec.nLayers, ln, d);
-      const result = await this.unembed(ln, targetsBuf, N, req.logits ?? 'none', ws);
-      logits = result.logits;
-      const nllAll = result.nll;
-      nll = new Float32Array(B * (T - 1));
-      for (let bb = 0; bb < B; bb++) nll.set(nllAll.subarray(bb * T, bb * T + T - 1), bb * (T - 1));
+      if (req.unembed !== false) {
+        const result = await this.unembed(ln, targetsBuf, N, req.logits ?? 'none', ws);
+        logits = result.logits;
+        const nllAll = result.nll;
+        nll = new Float32Array(B * (T - 1));
+        for (let bb = 0; bb < B; bb++) nll.set(nllAll.subarray(bb * T, bb * T + T - 1), bb * (T - 1));
+      }
     }
 
     await gpu.sync();

@@ -5,6 +5,8 @@ import type { Transformer, CapturedHook } from './forward.js';
 export interface RunOptions {
   hooks?: string[];
   logits?: boolean;
+  /** false: skip the unembedding (nll is then all zeros) — for collecting activations only. */
+  unembed?: boolean;
   onProgress?: (doneSequences: number, totalSequences: number) => void;
 }
 
@@ -34,8 +36,8 @@ export async function runSequences(model: Transformer, ids: ArrayLike<number>, B
   for (let b0 = 0; b0 < B; b0 += perBatch) {
     const nb = Math.min(perBatch, B - b0);
     const slice = Array.prototype.slice.call(ids, b0 * T, (b0 + nb) * T) as number[];
-    const result = await model.forward({ ids: slice, batch: nb, seq: T, hooks, logits: logits ? 'all' : 'none' });
-    nll.set(result.nll, b0 * (T - 1));
+    const result = await model.forward({ ids: slice, batch: nb, seq: T, hooks, logits: logits ? 'all' : 'none', unembed: options.unembed });
+    if (result.nll.length) nll.set(result.nll, b0 * (T - 1));
     if (logits && result.logits) logits.set(result.logits, b0 * T * V);
     for (const [name, hook] of result.hooks) {
       let target = out.get(name);
