@@ -128,9 +128,23 @@ function choosePlateau(rare: ReturnType<typeof regimeSummary>, manual?: number):
   return { plateau: rare.ranked.slice(0, k), source: `fixed size ${k}: the fit's plateau has ${Math.max(0, fitted)} neurons, too few for group statistics` };
 }
 
+/**
+ * Already-loaded inputs (the browser page, which has no file system): each one given replaces
+ * reading the corresponding files named by the options (modelDir, corpus).
+ */
+export interface AnalysisInputs {
+  /** Used as is and left alive (the caller destroys it). */
+  model?: Transformer;
+  tokenizer?: TextTokenizer;
+  /** Corpus documents; `options.corpus` then only names them in the results. */
+  documents?: string[];
+  /** Final-layer per-neuron weights, each [d_mlp × d] (as finalLayerNeuronWeights returns). */
+  neuronWeights?: { Win: Float32Array; Wout: Float32Array };
+}
+
 export class Analysis {
   readonly timings: Record<string, number> = {};
-  constructor(private gpu: Gpu, private options: AnalyzeOptions, private phase: Phase = SILENT) {}
+  constructor(private gpu: Gpu, private options: AnalyzeOptions, private phase: Phase = SILENT, private inputs: AnalysisInputs = {}) {}
 
   private async timed<T>(name: string, body: () => Promise<T> | T): Promise<T> {
     const t0 = performance.now();
@@ -164,12 +178,12 @@ export class Analysis {
   async run(): Promise<{ results: AnalysisResults; influence: InfluenceResult }> {
     const o = this.options;
     const t0 = performance.now();
-    const model = await this.timed('load', () => loadModel(this.gpu, o.modelDir));
+    const model = this.inputs.model ?? await this.timed('load', () => loadModel(this.gpu, o.modelDir));
     const { spec } = model;
-    const tokenizer = await loadTokenizer(o.modelDir);
+    const tokenizer = this.inputs.tokenizer ?? await loadTokenizer(o.modelDir);
     const { bos, eos } = specialIds(tokenizer, spec.arch);
     const seq = Math.min(o.seq, spec.nCtx);
-    const corpus = await readCorpus(o.corpus);
+    const corpus = this.inputs.documents ? { files: o.corpus, documents: this.inputs.documents.filter((d) => d.trim().length > 0) } : await readCorpus(o.corpus);
     const built = await this.timed('tokenize', () => buildRows(corpus.documents, tokenizer, seq, bos, eos));
     const shuffled = shuffleRows(built.rows, o.seed);
     const analysisRows = shuffled.slice(0, Math.min(o.rows, shuffled.length));
@@ -230,7 +244,7 @@ export class Analysis {
       return r;
     });
     const spectra = await this.timed('spectra', async () => {
-      const { Win, Wout } = await finalLayerNeuronWeights(o.modelDir, spec);
+      const { Win, Wout } = this.inputs.neuronWeights ?? await finalLayerNeuronWeights(o.modelDir, spec);
       const d = spec.dModel;
       const of = (group: number[]) => [groupSpectrum(Win, d, group, 'W_in', o.bootstrap, o.seed), groupSpectrum(Wout, d, group, 'W_out', o.bootstrap, o.seed)];
       const plateauS = of(plateau);
@@ -243,7 +257,7 @@ export class Analysis {
       };
     });
     const dynamics = o.checkpoints?.length ? await this.timed('dynamics', () => this.dynamics(meanRowsList, ids, R, seq, labels)) : null;
-    model.destroy();
+    if (!this.inputs.model) model.destroy();
     this.timings.total = Number(((performance.now() - t0) / 1000).toFixed(3));
 
     const rarePos = influence.rare.positions.length;
