@@ -39,6 +39,13 @@ export interface AnalyzeOptions {
   headIntervention: 'bos' | 'zero' | 'mean';
   permutations: number;
   checkpoints?: string[];
+  /**
+   * Which tokens the rare/common split ranks: 'all' (the spec, right for training-corpus counts
+   * such as the Pile's) or 'observed' (tokens with a non-zero count: with counts from a small
+   * corpus most of the vocabulary is unseen, the median falls on the add-one floor and "rare"
+   * would be tokens that never occur). Default: observed when counting over --corpus, else all.
+   */
+  vocabScope?: 'all' | 'observed';
 }
 
 export interface Phase {
@@ -192,7 +199,8 @@ export class Analysis {
     const ids = flattenRows(analysisRows);
 
     const counts = o.counts ? await readCountsFile(o.counts, spec.vocab) : countUnigrams(built.rows, spec.vocab);
-    const split = rareCommonSplit(smoothedProbabilities(counts), o.split, { topPercent: o.topPercent });
+    const vocabScope = o.vocabScope ?? (o.counts ? 'all' : 'observed');
+    const split = splitTokens(counts, o.split, o.topPercent, vocabScope);
     const excluded = [...new Set([...defaultExcludedTokenIds(spec.arch === 'gpt2' ? 'gpt2' : 'pythia'), bos, eos])];
     const labels = classifyPositions(analysisRows, split, { by: o.by, excludedTokenIds: excluded });
 
@@ -270,14 +278,14 @@ export class Analysis {
       corpus: { files: corpus.files, documents: built.documents, tokens: built.tokens, rows: built.rows.length, rowsAnalysed: R, seq, seed: o.seed },
       options: {
         rows: o.rows, seq: o.seq, meanRows: o.meanRows, seed: o.seed, counts: o.counts ?? null, split: o.split, topPercent: o.topPercent, by: o.by,
-        ablation: o.ablation, plateauSize: o.plateauSize ?? null, randomGroups: o.randomGroups, bootstrap: o.bootstrap, edgeThreshold: o.edgeThreshold,
+        vocabScope: split.scope, ablation: o.ablation, plateauSize: o.plateauSize ?? null, randomGroups: o.randomGroups, bootstrap: o.bootstrap, edgeThreshold: o.edgeThreshold,
         headLayers, headIntervention: o.headIntervention, permutations: o.permutations, meanActivationRows: meanRowsList.length,
         positionFilters: 'first 3 positions, the last one, BOS/EOS (and "\\n" for GPT-2) as input or target',
         excludedTokenIds: excluded, huberTau: 1, lambdaC: 1, lambdaDelta: 0.1,
       },
       frequency: {
         source: o.counts ? `counts file ${o.counts}` : `unigram counts over the corpus (${built.tokens} tokens), add-one smoothed`,
-        split: o.split, by: o.by, info: split.info as unknown as Record<string, unknown>, rareTokens: split.info.nRare, commonTokens: split.info.nCommon,
+        split: o.split, by: o.by, info: { ...split.info, vocabScope: split.scope } as unknown as Record<string, unknown>, rareTokens: split.info.nRare, commonTokens: split.info.nCommon,
       },
       neurons: {
         D_rare: Array.from(influence.rare.D), I_rare: Array.from(influence.rare.I),
@@ -322,6 +330,20 @@ export class Analysis {
     }
     return { steps };
   }
+}
+
+/** The rare/common split over all tokens, or over the observed ones (mapped back to the vocabulary). */
+function splitTokens(counts: Float64Array, method: SplitMethod, topPercent: number, scope: 'all' | 'observed') {
+  const p = smoothedProbabilities(counts);
+  if (scope === 'all') return { ...rareCommonSplit(p, method, { topPercent }), scope };
+  const observed: number[] = [];
+  counts.forEach((c, id) => { if (c > 0) observed.push(id); });
+  if (observed.length < 10) throw new Error(`only ${observed.length} distinct tokens observed: too few for a rare/common split`);
+  const sub = rareCommonSplit(Float64Array.from(observed, (id) => p[id]), method, { topPercent });
+  const isRare = new Uint8Array(counts.length);
+  const isCommon = new Uint8Array(counts.length);
+  observed.forEach((id, k) => { isRare[id] = sub.isRare[k]; isCommon[id] = sub.isCommon[k]; });
+  return { ...sub, isRare, isCommon, scope, info: { ...sub.info, observedTokens: observed.length } };
 }
 
 function countNegative(D: Float64Array): number {

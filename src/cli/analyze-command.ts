@@ -35,6 +35,7 @@ export interface AnalyzeCommandOptions {
   headIntervention: 'bos' | 'zero' | 'mean';
   permutations: string;
   checkpoints?: string;
+  vocabScope?: 'all' | 'observed';
 }
 
 function integer(value: string, flag: string, min: number): number {
@@ -75,6 +76,7 @@ export async function analyzeCommand(opts: AnalyzeCommandOptions): Promise<void>
     randomGroups: integer(opts.randomGroups, '--random-groups', 100), bootstrap: integer(opts.bootstrap, '--bootstrap', 10),
     edgeThreshold: Number(opts.edgeThreshold), headLayers, headIntervention: opts.headIntervention,
     permutations: integer(opts.permutations, '--permutations', 100),
+    vocabScope: opts.vocabScope,
     checkpoints: opts.checkpoints ? opts.checkpoints.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   };
   const gpu = await openGpu();
