@@ -1,0 +1,162 @@
+// "Plateau in Chrome": the page (dist/web) running the engine on WebGPU in Debian's Chromium on
+// SwiftShader, driven through its real inputs and buttons with playwright-core. Numbers are read
+// back from window.plateau and compared with the golden fixtures' reference.safetensors.
+// SwiftShader computes at ~0.4 GFLOP/s: the fixtures are tiny, and the analysis runs on 2 rows × 16
+// tokens of the embedded gpt2-brown model (about a minute, mostly the 512 × 50257 closed form).
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SafetensorsFile } from '../src/io/safetensors.js';
+import { FIXTURE_NAMES, fixtureDir, tolerance } from './fixtures.js';
+import { buildWeb, openPlateauPage, REPO, requireChromium, runJob, runJobOk, worstExcess, type PlateauSession } from './helpers/browser.js';
+
+const ARTIFACTS = path.join(REPO, 'test-artifacts');
+const BROWN = path.join(REPO, 'weights/gpt2-brown');
+const ANALYSIS_CHARTS = ['influence-rare', 'influence-common', 'plateau-d', 'modularity', 'heads', 'spectra'];
+
+let session: PlateauSession;
+
+beforeAll(async () => {
+  requireChromium();
+  buildWeb();
+  session = await openPlateauPage();
+}, 180_000);
+
+afterAll(async () => {
+  await session?.close();
+});
+
+describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
+  it('shows the adapter, its features and the f16 status', async () => {
+    const { page } = session;
+    expect(await page.getAttribute('#adapter', 'data-state')).toBe('ok');
+    const adapter = await page.evaluate(() => window.plateau.adapter);
+    expect(adapter, `no adapter: ${await page.evaluate(() => window.plateau.gpuError)}`).not.toBeNull();
+    expect(await page.textContent('#adapter-info')).toContain('maxStorageBufferBindingSize');
+    const f16 = (await page.textContent('#adapter-f16')) ?? '';
+    if (adapter!.hasF16) expect(f16).toContain('present');
+    else expect(f16).toContain('f32 fallback');
+  });
+
+  it('says clearly when navigator.gpu is missing', async () => {
+    const page = await session.context.newPage();
+    try {
+      await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+      await page.goto(session.url);
+      await page.waitForFunction(() => document.body.dataset.ready === 'true');
+      expect(await page.getAttribute('#adapter', 'data-state')).toBe('missing');
+      expect(await page.textContent('#adapter-status')).toContain('navigator.gpu is missing');
+    } finally {
+      await page.close();
+    }
+  });
+
+  for (const name of FIXTURE_NAMES) {
+    it(`${name}: forward logits and the final-layer mean neuron sweep match reference.safetensors`, async () => {
+      const { page } = session;
+      const dir = fixtureDir(name);
+      const ref = await SafetensorsFile.openPath(path.join(dir, 'reference.safetensors'));
+      try {
+        // The fixture folder's files, through the page's multi-file input (reference.safetensors is ignored as a model file).
+        const files = readdirSync(dir).map((f) => path.join(dir, f));
+        const loadMsg = await runJobOk(session, 'load', () => page.setInputFiles('#model-files', files));
+        expect(loadMsg).toContain('Loaded');
+        const spec = await page.evaluate(() => window.plateau.model!.spec);
+        expect(spec.nLayers).toBe(3);
+
+        // Token ids from reference.safetensors through the page's file input, then the forward pass.
+        await runJobOk(session, 'forward', () => page.setInputFiles('#ids-file', path.join(dir, 'reference.safetensors')));
+        const fwd = await page.evaluate(() => {
+          const f = window.plateau.lastForward!;
+          return { B: f.B, T: f.T, V: f.V, ids: f.ids, nll: f.nll, logits: f.logits };
+        });
+        expect([fwd.B, fwd.T, fwd.V]).toEqual(ref.info('logits').shape);
+        expect(fwd.ids).toEqual(Array.from(await ref.readInt32('input_ids')));
+        const atol = tolerance(name, 'logits');
+        const logits = worstExcess(fwd.logits, await ref.readF32('logits'), atol, 1e-4);
+        expect(logits.excess, `logits[${logits.index}] = ${logits.actual}, reference ${logits.ref}`).toBeLessThanOrEqual(0);
+        const nll = worstExcess(fwd.nll, await ref.readF32('nll'), tolerance(name, 'nll'));
+        expect(nll.excess, `nll[${nll.index}] = ${nll.actual}, reference ${nll.ref}`).toBeLessThanOrEqual(0);
+        expect(await page.locator('#top5 tbody tr').count()).toBe(5);
+        expect(await page.locator('#loss-table tbody tr').count()).toBe(fwd.T);
+
+        // One sweep through the UI: neurons of the last layer, mean ablation.
+        await page.selectOption('#sweep-kind', 'neurons');
+        await page.selectOption('#sweep-layer', '2');
+        await page.selectOption('#sweep-ablation', 'mean');
+        await runJobOk(session, 'sweep', () => page.click('#sweep-run'));
+        const sweep = await page.evaluate(() => {
+          const s = window.plateau.lastSweep!;
+          return { shape: [...s.leadingShape, ...s.unitShape], values: s.values, strategy: s.strategy };
+        });
+        const refName = 'sweep.neurons.mean.L2.dnll';
+        expect(sweep.shape).toEqual(ref.info(refName).shape);
+        const d = worstExcess(sweep.values, await ref.readF32(refName), tolerance(name, refName));
+        expect(d.excess, `${refName}[${d.index}] = ${d.actual}, reference ${d.ref} (${sweep.strategy})`).toBeLessThanOrEqual(0);
+        // The downloads carry the same numbers.
+        const json = JSON.parse((await page.evaluate(() => window.plateau.download('sweep-neurons-mean.json')))!);
+        expect(json.shape).toEqual(sweep.shape);
+        expect(json.dnll.length).toBe(sweep.values.length);
+        expect(await page.locator('#sweep-downloads a[download="sweep-neurons-mean.safetensors"]').count()).toBe(1);
+      } finally {
+        await ref.close();
+      }
+    }, 120_000);
+  }
+
+  it('gpt2-brown: folder picker, text forward, a cancelled head sweep, and a small analysis with every chart', async () => {
+    const { page } = session;
+    // The model folder through the directory input (config.json, tokenizer.json, f16 model.safetensors, and other files).
+    await runJobOk(session, 'load', () => page.setInputFiles('#model-dir', BROWN));
+    const model = await page.evaluate(() => window.plateau.model!);
+    expect(model.name).toBe('gpt2-brown');
+    expect(model.tokenizer).toBe(true);
+
+    await page.fill('#forward-text', 'The jury said it did find that many of the voters were not registered.');
+    await runJobOk(session, 'forward', () => page.click('#forward-run'));
+    const fwd = await page.evaluate(() => ({ T: window.plateau.lastForward!.T, nll: window.plateau.lastForward!.nll }));
+    expect(fwd.T).toBeGreaterThan(10);
+    expect(fwd.nll.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
+    expect(await page.locator('#top5 tbody tr').count()).toBe(5);
+
+    // Cancel: a BOS-redirect head sweep over all 4 layers runs one layer per chunk; cancel after the first.
+    await page.selectOption('#sweep-kind', 'heads');
+    await page.selectOption('#sweep-layer', 'all');
+    await page.selectOption('#sweep-ablation', 'bos');
+    const cancelled = await runJob(page, 'sweep', async () => {
+      await page.click('#sweep-run');
+      await page.waitForFunction(() => Number((document.querySelector('#sweep-progress') as HTMLProgressElement).value) >= 4);
+      await page.click('#sweep-cancel');
+    });
+    expect(cancelled.state).toBe('cancelled');
+
+    // The analysis on the first 32 Brown documents, uploaded as a JSONL corpus, with the smallest valid settings.
+    const docs = readFileSync(path.join(BROWN, 'brown-docs.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, 32);
+    await page.setInputFiles('#corpus-files', { name: 'brown-32.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(docs.join('\n') + '\n') });
+    const settings: [string, string][] = [
+      ['#an-rows', '2'], ['#an-seq', '16'], ['#an-mean-rows', '3'], ['#an-random-groups', '100'],
+      ['#an-bootstrap', '10'], ['#an-permutations', '100'], ['#an-top-percent', '15'],
+    ];
+    for (const [sel, value] of settings) await page.fill(sel, value);
+    await page.selectOption('#an-split', 'elbow_band');
+    await runJobOk(session, 'analysis', () => page.click('#analysis-run'), 240_000);
+    expect(await page.getAttribute('#analysis-progress', 'data-state')).toBe('done');
+
+    const charts = await page.$$eval('#charts [data-chart]', (els) => els.map((e) => ({ id: e.getAttribute('data-chart'), rendered: e.getAttribute('data-rendered'), svg: !!e.querySelector('svg') })));
+    expect(charts.map((c) => c.id).sort()).toEqual([...ANALYSIS_CHARTS].sort());
+    for (const c of charts) expect(c, `chart ${c.id}`).toEqual({ id: c.id, rendered: 'true', svg: true });
+
+    const results = JSON.parse((await page.evaluate(() => window.plateau.download('results.json')))!);
+    expect(results.format).toBe('plateau-analysis/1');
+    expect(results.corpus).toMatchObject({ rowsAnalysed: 2, seq: 16, documents: 32, files: ['brown-32.jsonl'] });
+    expect(results.neurons.I_rare).toHaveLength(512);
+    expect(results.groups.plateau.length).toBeGreaterThanOrEqual(3);
+    expect((await page.evaluate(() => window.plateau.download('neurons.csv')))!.split('\n')[0]).toContain('neuron');
+    const report = (await page.evaluate(() => window.plateau.download('report.html')))!;
+    for (const id of ANALYSIS_CHARTS) expect(report).toContain(`data-chart="${id}"`);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.locator('#analysis').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-analysis.png'), fullPage: true });
+  }, 300_000);
+});
