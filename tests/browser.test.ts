@@ -2,7 +2,7 @@
 // SwiftShader, driven through its real inputs and buttons with playwright-core. Numbers are read
 // back from window.plateau and compared with the golden fixtures' reference.safetensors.
 // SwiftShader computes at ~0.4 GFLOP/s: the fixtures are tiny, and the analysis runs on 2 rows × 16
-// tokens of the embedded gpt2-brown model (about a minute, mostly the 512 × 50257 closed form).
+// tokens of the embedded gpt2-brown model (about a minute, mostly the closed form's 512 × 50257 product).
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,10 +135,11 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
     await page.setInputFiles('#corpus-files', { name: 'brown-32.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(docs.join('\n') + '\n') });
     const settings: [string, string][] = [
       ['#an-rows', '2'], ['#an-seq', '16'], ['#an-mean-rows', '3'], ['#an-random-groups', '100'],
-      ['#an-bootstrap', '10'], ['#an-permutations', '100'], ['#an-top-percent', '15'],
+      ['#an-bootstrap', '10'], ['#an-permutations', '100'],
     ];
     for (const [sel, value] of settings) await page.fill(sel, value);
-    await page.selectOption('#an-split', 'elbow_band');
+    await page.selectOption('#an-split', 'longtail_50');
+    await page.selectOption('#an-vocab-scope', 'observed');
     await runJobOk(session, 'analysis', () => page.click('#analysis-run'), 240_000);
     expect(await page.getAttribute('#analysis-progress', 'data-state')).toBe('done');
 
@@ -149,6 +150,9 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
     const results = JSON.parse((await page.evaluate(() => window.plateau.download('results.json')))!);
     expect(results.format).toBe('plateau-analysis/1');
     expect(results.corpus).toMatchObject({ rowsAnalysed: 2, seq: 16, documents: 32, files: ['brown-32.jsonl'] });
+    expect(results.frequency.split).toBe('longtail_50');
+    expect(results.sets.rare.positions).toBeGreaterThan(0);
+    expect(results.sets.common.positions).toBeGreaterThan(0);
     expect(results.neurons.I_rare).toHaveLength(512);
     expect(results.groups.plateau.length).toBeGreaterThanOrEqual(3);
     expect((await page.evaluate(() => window.plateau.download('neurons.csv')))!.split('\n')[0]).toContain('neuron');

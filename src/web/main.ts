@@ -593,6 +593,7 @@ async function runAnalysisFromUi(): Promise<void> {
       randomGroups: intField('an-random-groups', 100), bootstrap: intField('an-bootstrap', 10), edgeThreshold: 0.3,
       headIntervention: $<HTMLSelectElement>('an-head-intervention').value as 'bos' | 'zero' | 'mean',
       permutations: intField('an-permutations', 100),
+      vocabScope: $<HTMLSelectElement>('an-vocab-scope').value as 'observed' | 'all',
     };
     const check = () => {
       if (cancelAnalysis) throw new Cancelled();
