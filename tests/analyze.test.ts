@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './helpers/cli.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import type { AnalysisResults } from '../src/analysis/results.js';
+import { writeRandomCheckpoint } from '../src/model/random-checkpoint.js';
 
 describe('plateau analyze on the embedded model', () => {
   it('writes a complete, consistent results.json, CSVs, influence matrix and report', async () => {
@@ -67,6 +68,29 @@ describe('plateau analyze on the embedded model', () => {
     const html = readFileSync(path.join(out, 'report.html'), 'utf8');
     for (const id of ['influence-rare', 'influence-common', 'modularity', 'heads', 'spectra']) expect(html).toContain(`data-chart="${id}"`);
     expect(html).not.toMatch(/<script[^>]+src=["']https?:/);
+  });
+
+  it('training dynamics: the chain is rerun on each checkpoint, steps read from the folder names', async () => {
+    const tmp = tempDir();
+    const step0 = path.join(tmp, 'step0');
+    // An untrained model of the embedded model's shape stands for the first checkpoint.
+    await writeRandomCheckpoint(step0, { arch: 'gpt2', dModel: 128, nLayers: 4, nHeads: 4, vocab: 50257, nCtx: 256, dtype: 'F16', seed: 5 });
+    const trained = path.resolve(__dirname, '../weights/gpt2-brown');
+    const out = path.join(tmp, 'analysis');
+    const res = await runCli(['analyze', '--out', out, '--rows', '2', '--seq', '48', '--mean-rows', '2', '--bootstrap', '10', '--permutations', '100', '--checkpoints', `${step0},${trained}`]);
+    expect(res.stderr).not.toMatch(/plateau:/);
+    expect(res.code).toBe(0);
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as AnalysisResults;
+    const steps = results.dynamics!.steps;
+    expect(steps.map((s) => s.checkpoint)).toEqual([step0, trained]);
+    expect(steps[0].step).toBe(0);
+    for (const s of steps) {
+      expect(Number.isFinite(s.alpha) && Number.isFinite(s.modularity) && Number.isFinite(s.hillAlpha)).toBe(true);
+      expect(s.plateauSize).toBeGreaterThanOrEqual(0);
+    }
+    // The trained checkpoint is the analysed model: its step repeats the main analysis' numbers.
+    expect(steps[1].alpha).toBeCloseTo(results.sets.rare.regimes.alpha, 6);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('data-chart="dynamics"');
   });
 
   it('rejects bad options with a clear message', async () => {
