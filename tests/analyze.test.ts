@@ -77,7 +77,7 @@ describe('plateau analyze on the embedded model', () => {
     await writeRandomCheckpoint(step0, { arch: 'gpt2', dModel: 128, nLayers: 4, nHeads: 4, vocab: 50257, nCtx: 256, dtype: 'F16', seed: 5 });
     const trained = path.resolve(__dirname, '../weights/gpt2-brown');
     const out = path.join(tmp, 'analysis');
-    const res = await runCli(['analyze', '--out', out, '--rows', '2', '--seq', '48', '--mean-rows', '2', '--bootstrap', '10', '--permutations', '100', '--checkpoints', `${step0},${trained}`]);
+    const res = await runCli(['analyze', '--out', out, '--rows', '3', '--seq', '64', '--mean-rows', '3', '--bootstrap', '10', '--permutations', '100', '--checkpoints', `${step0},${trained}`]);
     expect(res.stderr).not.toMatch(/plateau:/);
     expect(res.code).toBe(0);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as AnalysisResults;

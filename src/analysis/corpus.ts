@@ -1,10 +1,10 @@
 // Corpus → token rows, as in the rare-token papers: documents joined with EOS into one stream,
 // cut into rows of `seq` tokens that each start with BOS, shuffled with a fixed seed.
-// Inputs: plain-text files (one document per file), JSONL (one document per line, `text` field)
-// or a JSON array of strings.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+// Inputs: plain text (one document per file), JSONL (one document per line, `text` field) or a
+// JSON array of strings. Pure except `readCorpus`, which loads Node's fs lazily (the browser page
+// passes file contents to `documentsOfText`).
 import type { TextTokenizer } from '../io/tokenizer.js';
+import { importNodeFs } from '../io/byte-source.js';
 import { Rng } from './random.js';
 
 export interface CorpusDocuments {
@@ -12,7 +12,7 @@ export interface CorpusDocuments {
   documents: string[];
 }
 
-function documentsOfJsonl(text: string, file: string): string[] {
+function jsonlDocuments(text: string, name: string): string[] {
   const docs: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
@@ -20,32 +20,54 @@ function documentsOfJsonl(text: string, file: string): string[] {
     try {
       value = JSON.parse(line);
     } catch {
-      throw new Error(`${file}, line ${i + 1}: not valid JSON (JSONL corpora need one JSON object per line with a "text" field)`);
+      throw new Error(`${name}, line ${i + 1}: not valid JSON (JSONL corpora need one JSON object per line with a "text" field)`);
     }
-    const docText = (value as { text?: unknown })?.text;
-    if (typeof docText !== 'string') throw new Error(`${file}, line ${i + 1}: expected an object with a string "text" field`);
-    docs.push(docText);
+    const doc = (value as { text?: unknown })?.text;
+    if (typeof doc !== 'string') throw new Error(`${name}, line ${i + 1}: expected an object with a string "text" field`);
+    docs.push(doc);
   });
   return docs;
 }
 
+function looksLikeJsonl(text: string): boolean {
+  const lines = text.split('\n').filter((l) => l.trim());
+  return lines.length > 0 && lines.every((l) => l.trimStart().startsWith('{'));
+}
+
+/**
+ * Documents of one file's text by its name: .jsonl → one per line, .json → an array of strings,
+ * any other extension → one document; a name without extension (pasted text) is JSONL when every
+ * non-empty line is a JSON object.
+ */
+export function documentsOfText(text: string, name: string): string[] {
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.jsonl') || (!/\.\w+$/.test(lower) && looksLikeJsonl(text))) return jsonlDocuments(text, name);
+  if (lower.endsWith('.json')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${name}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`${name}: a .json corpus must be an array of document strings`);
+    return value as string[];
+  }
+  return [text];
+}
+
 export async function readCorpus(files: string[]): Promise<CorpusDocuments> {
   if (!files.length) throw new Error('--corpus: give at least one file (.txt, .jsonl or .json)');
+  const fs = await importNodeFs();
   const documents: string[] = [];
   for (const file of files) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await fs.promises.readFile(file, 'utf8');
     } catch (e) {
       throw new Error(`--corpus ${file}: cannot read (${(e as Error).message})`);
     }
-    const ext = path.extname(file).toLowerCase();
-    if (ext === '.jsonl') documents.push(...documentsOfJsonl(text, file));
-    else if (ext === '.json') {
-      const value = JSON.parse(text) as unknown;
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`${file}: a .json corpus must be an array of document strings`);
-      documents.push(...(value as string[]));
-    } else documents.push(text);
+    // A file named without an extension is one plain-text document.
+    documents.push(...documentsOfText(text, /\.\w+$/.test(file) ? file : `${file}.txt`));
   }
   const nonEmpty = documents.filter((d) => d.trim().length > 0);
   if (!nonEmpty.length) throw new Error(`--corpus: no non-empty documents in ${files.join(', ')}`);
