@@ -186,6 +186,17 @@ describe('plateau profile', () => {
     expect(bad.stderr).toMatch(/--repeat 0: expected a positive integer/);
   });
 
+  it('--sweep profiles whole sweeps: the closed form\'s and the single-position kernels appear', async () => {
+    const ids = path.join(fixtureDir('pythia-tiny'), 'reference.safetensors');
+    for (const [sweep, kernel] of [['neurons', 'neuron-closed-form-pair_lse_update'], ['heads-bos', 'single-position-redirect-z']]) {
+      const res = await runCli(['profile', '--model', fixtureDir('pythia-tiny'), '--ids', ids, '--repeat', '1', '--sweep', sweep]);
+      expect(res.stderr).not.toMatch(/plateau:/);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(`1 ${sweep} sweep of 4×32 tokens`);
+      expect(res.stdout).toContain(kernel);
+    }
+  });
+
   it('--autotune times the forward\'s matmul shapes, caches the choices and profiles with them', async () => {
     const cache = path.join(tempDir(), 'autotune.json');
     const ids = path.join(fixtureDir('gpt2-tiny'), 'reference.safetensors');

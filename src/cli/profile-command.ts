@@ -1,4 +1,4 @@
-// `plateau profile`: per-kernel GPU times of N forward passes. One untimed warm-up forward first
+// `plateau profile`: per-kernel GPU times of N forward passes (or, with --sweep, N sweeps). One untimed warm-up forward first
 // (pipeline compilation stays outside the profiled region), then N profiled forwards; prints the
 // per-kernel table and how the sum of pass durations compares with the GPU span and the wall clock,
 // and optionally writes a Chrome trace (Perfetto / chrome://tracing).
@@ -8,6 +8,7 @@ import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profi
 import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '../gpu/autotune.js';
 import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
 
 export interface ProfileCommandOptions extends InputOptions {
   model?: string;
@@ -17,6 +18,25 @@ export interface ProfileCommandOptions extends InputOptions {
   timer: 'auto' | 'cpu';
   weights: 'auto' | 'f32';
   autotune?: boolean;
+  sweep?: 'neurons' | 'heads-bos';
+}
+
+/** The profiled work: a forward pass, or a whole sweep (clean run included) of the last layer. */
+function workload(opts: ProfileCommandOptions, ctx: SweepContext): () => Promise<unknown> {
+  const { model, ids, B, T } = ctx;
+  const last = model.spec.nLayers - 1;
+  if (!opts.sweep) return () => runSequences(model, ids, B, T);
+  const make = opts.sweep === 'neurons'
+    ? () => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' })
+    : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'bos' });
+  return async () => {
+    const runner = await make();
+    try {
+      return await runner.compute(0, runner.units);
+    } finally {
+      runner.dispose();
+    }
+  };
 }
 
 export async function profileCommand(opts: ProfileCommandOptions): Promise<void> {
@@ -26,6 +46,7 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const batch = await readInputs(opts, dir, model);
+    const work = workload(opts, { model, ids: batch.ids, B: batch.B, T: batch.T });
     // Warm-up: compiles every pipeline this forward uses (and, with --autotune, lists its matmul shapes).
     const shapes = new Map<string, MatmulShape>();
     const kernels = model.kernels;
@@ -38,7 +59,7 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
       };
     }
     try {
-      await runSequences(model, batch.ids, batch.B, batch.T);
+      await work();
     } finally {
       if (opts.autotune) kernels.matmul = matmul;
     }
@@ -52,19 +73,20 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
       });
       kernels.reloadAutotune();
       console.log(`autotune: choices saved to ${autotuneCachePath() ?? 'memory'}`);
-      await runSequences(model, batch.ids, batch.B, batch.T); // compile the chosen variants outside the region
+      await work(); // compile the chosen variants outside the region
     }
     const mode: ProfileMode | undefined = opts.timer === 'cpu' ? 'cpu' : undefined;
     const profiler = Profiler.attach(gpu, { mode });
     let report;
     try {
-      for (let i = 0; i < repeat; i++) await runSequences(model, batch.ids, batch.B, batch.T);
+      for (let i = 0; i < repeat; i++) await work();
       report = await profiler.collect();
     } finally {
       profiler.detach();
     }
     const tokens = batch.B * batch.T * repeat;
-    console.log(`plateau profile: ${dir}, ${repeat} forward${repeat > 1 ? 's' : ''} of ${batch.B}×${batch.T} tokens, weights ${model.weights.storage}, matmul default ${model.kernels.matmulVariant}${model.kernels.forcedMatmul ? ` (forced ${model.kernels.forcedMatmul})` : model.kernels.matmulChooser ? ' (autotune cache in use)' : ''}`);
+    const what = opts.sweep ? `${opts.sweep} sweep` : 'forward';
+    console.log(`plateau profile: ${dir}, ${repeat} ${what}${repeat > 1 ? 's' : ''} of ${batch.B}×${batch.T} tokens, weights ${model.weights.storage}, matmul default ${model.kernels.matmulVariant}${model.kernels.forcedMatmul ? ` (forced ${model.kernels.forcedMatmul})` : model.kernels.matmulChooser ? ' (autotune cache in use)' : ''}`);
     console.log('');
     console.log(toTable(report));
     const within = (a: number, b: number) => (b > 0 ? Math.abs(a - b) / b <= 0.1 : false);
