@@ -1,13 +1,13 @@
 // A clean forward pass whose activations are kept on the GPU for the sweeps that follow:
 // per-layer resid_pre (for starting mid-model), the final residual and the final layer's
-// hook_post (for the closed form), qkv / rotated qk / z / attn_out / mlp_out per layer (for
-// single-position re-runs against cached keys and values), and per-layer means.
+// hook_post (for the closed form), qkv / rotated qk / z / mlp_out per layer (for single-position
+// re-runs against cached keys and values), and any hooks read back (e.g. for means).
 import type { Transformer } from '../model/forward.js';
 
 export interface CleanRunOptions {
   /** Layers whose activations to keep (default: all). */
   layers?: number[];
-  /** Also keep what single-position re-runs need (qkv, rotated qk, z, attn_out, mlp_out). */
+  /** Also keep what single-position re-runs need (qkv, rotated qk, z, mlp_out). */
   keepAttention?: boolean;
   /** Read back these hooks (e.g. for means). */
   readHooks?: string[];
@@ -43,8 +43,8 @@ export class CleanRun {
         if (m) {
           const l = Number(m[1]);
           const what = m[2];
-          const wanted = layers.has(l) && (what === 'hook_resid_pre' || what === 'hook_resid_post' ||
-            (options.keepAttention && ['attn.hook_z', 'hook_attn_out', 'hook_mlp_out', 'hook_resid_mid', 'ln2.hook_normalized'].includes(what)));
+          const wanted = layers.has(l) && (what === 'hook_resid_pre' ||
+            (options.keepAttention && (what === 'attn.hook_z' || what === 'hook_mlp_out')));
           if (wanted || (l === last && what === 'mlp.hook_post')) keep(site.name, site.buffer, N * site.width);
         }
       },
