@@ -216,7 +216,7 @@ export class Analysis {
     labels.forEach((row, b) => row.forEach((l, t) => { if (l === POSITION_RARE) rarePositions.push(b * seq + t); }));
     const A = activationsAt(post, m, rarePositions);
     const contexts = rarePositions.length;
-    if (contexts < 3) throw new Error(`only ${contexts} rare-token contexts in ${R} rows of ${seq} tokens: too few for the activation statistics (use more --rows or a longer --seq)`);
+    if (contexts < 2) throw new Error(`only ${contexts} rare-token contexts in ${R} rows of ${seq} tokens: too few for the activation statistics (use more --rows or a longer --seq)`);
 
     const pool = otherNeurons(m, plateau, suppress);
     const random = randomGroups(pool, plateau.length, { count: o.randomGroups, seed: o.seed });
