@@ -17,7 +17,7 @@
 //   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
 //                      → pairs [rows, mc, 2] = (c, 1/σ'); dispatch (ceil(mc/64), rows split y/z)
 //   pair_lse_update  — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols], pairs, targets → state [rows, mc, 3]
-//                      = (running max, Σexp, target logit); dispatch (ceil(mc/64), ceil(rows/64)) × (16, 16),
+//                      = (running max and Σ in log2 units, target logit in nats); dispatch (ceil(mc/64), ceil(rows/64)) × (16, 16),
 //                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
 //   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target)
 //                      dispatch (ceil(mc/64), rows split y/z)
@@ -137,7 +137,7 @@ fn write_pair_state(row0: u32, n0: u32, m: array<vec4<f32>, 4>, s: array<vec4<f3
       var t = tgt[ri][nj];
       if (tcol[ri] >= 0) {
         let tc = u32(tcol[ri]);
-        t = fma(cv[ri][nj], bChunk[i * p.cols + tc], aChunk[r * p.cols + tc]) * iv[ri][nj] + eChunk[tc];
+        t = (fma(bChunk[i * p.cols + tc], cv[ri][nj], aChunk[r * p.cols + tc] * iv[ri][nj]) + eChunk[tc] * LOG2E) * LN2;
       }
       state[st + 2u] = t;
     }
@@ -145,6 +145,8 @@ fn write_pair_state(row0: u32, n0: u32, m: array<vec4<f32>, 4>, s: array<vec4<f3
 }
 
 const TC: u32 = 16u; // vocabulary columns per tile
+const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
 
 // Index of pair (row r, neuron i) with i clamped into range.
 fn pair_index(r: u32, i: u32) -> u32 { return r * p.mc + min(i, p.mc - 1u); }
@@ -178,8 +180,10 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     let k1 = pair_index(r, n0 + 1u);
     let k2 = pair_index(r, n0 + 2u);
     let k3 = pair_index(r, n0 + 3u);
-    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]);
-    iv[ri] = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    // Logits in log2 units: l·log2(e) = a·(inv·log2 e) + b·(c·inv·log2 e) + e·log2 e, two FMAs.
+    let inv = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    iv[ri] = inv * LOG2E;
+    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]) * iv[ri];
     m[ri] = vec4<f32>(-3.0e38);
     if (p.first == 0u) {
       m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
@@ -212,9 +216,9 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var v = 0u; v < n; v++) {
       let a = aT[v * 16u + ty];
       let b = bT[v * 16u + tx];
-      let ev = vec4<f32>(eT[v]);
+      let ev = vec4<f32>(eT[v] * LOG2E);
       for (var ri = 0u; ri < 4u; ri++) {
-        tileMax[ri] = max(tileMax[ri], (vec4<f32>(a[ri]) + cv[ri] * b) * iv[ri] + ev);
+        tileMax[ri] = max(tileMax[ri], fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], ev)));
       }
     }
     // Explicit initialisers: on lavapipe a var declared without one inside a loop body kept its
@@ -225,14 +229,13 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var v = 0u; v < n; v++) {
       let a = aT[v * 16u + ty];
       let b = bT[v * 16u + tx];
-      let ev = vec4<f32>(eT[v]);
+      let ev = vec4<f32>(eT[v] * LOG2E);
       for (var ri = 0u; ri < 4u; ri++) {
-        let l = (vec4<f32>(a[ri]) + cv[ri] * b) * iv[ri] + ev;
-        sum[ri] += exp(l - mNew[ri]);
+        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], ev)) - mNew[ri]);
       }
     }
     for (var ri = 0u; ri < 4u; ri++) {
-      s[ri] = s[ri] * exp(m[ri] - mNew[ri]) + sum[ri];
+      s[ri] = s[ri] * exp2(m[ri] - mNew[ri]) + sum[ri];
       m[ri] = mNew[ri];
     }
     workgroupBarrier();
@@ -264,8 +267,10 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k1 = pair_index(r, n0 + 1u);
     let k2 = pair_index(r, n0 + 2u);
     let k3 = pair_index(r, n0 + 3u);
-    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]);
-    iv[ri] = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    // Logits in log2 units: l·log2(e) = a·(inv·log2 e) + b·(c·inv·log2 e) + e·log2 e, two FMAs.
+    let inv = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
+    iv[ri] = inv * LOG2E;
+    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]) * iv[ri];
     if (p.first == 0u) {
       m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
       s[ri] = vec4<f32>(state[k0 * 3u + 1u], state[k1 * 3u + 1u], state[k2 * 3u + 1u], state[k3 * 3u + 1u]);
@@ -281,9 +286,9 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     var tileMax = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
     for (var v = c0; v < c0 + n; v++) {
       let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-      let ev = vec4<f32>(eChunk[v]);
+      let ev = vec4<f32>(eChunk[v] * LOG2E);
       for (var ri = 0u; ri < 4u; ri++) {
-        tileMax[ri] = max(tileMax[ri], (vec4<f32>(aChunk[aOff[ri] + v]) + cv[ri] * b) * iv[ri] + ev);
+        tileMax[ri] = max(tileMax[ri], fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], ev)));
       }
     }
     var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
@@ -291,13 +296,13 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var ri = 0u; ri < 4u; ri++) { mNew[ri] = max(m[ri], tileMax[ri]); }
     for (var v = c0; v < c0 + n; v++) {
       let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-      let ev = vec4<f32>(eChunk[v]);
+      let ev = vec4<f32>(eChunk[v] * LOG2E);
       for (var ri = 0u; ri < 4u; ri++) {
-        sum[ri] += exp((vec4<f32>(aChunk[aOff[ri] + v]) + cv[ri] * b) * iv[ri] + ev - mNew[ri]);
+        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], ev)) - mNew[ri]);
       }
     }
     for (var ri = 0u; ri < 4u; ri++) {
-      s[ri] = s[ri] * exp(m[ri] - mNew[ri]) + sum[ri];
+      s[ri] = s[ri] * exp2(m[ri] - mNew[ri]) + sum[ri];
       m[ri] = mNew[ri];
     }
   }
@@ -312,7 +317,7 @@ fn pair_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   var value = 0.0;
   if (targets[r] >= 0) {
     let st = (r * p.mc + i) * 3u;
-    value = state[st] + log(state[st + 1u]) - state[st + 2u] - cleanNll[r];
+    value = (state[st] + log2(state[st + 1u])) * LN2 - state[st + 2u] - cleanNll[r];
   }
   dnll[i * p.rows + r] = value;
 }
