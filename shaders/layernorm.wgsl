@@ -14,21 +14,8 @@ struct Params { rows: u32, d: u32, ldX: u32, ldY: u32, eps: f32 }
 @group(0) @binding(5) var<uniform> p: Params;
 
 const WG: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
 
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  var stride = WG / 2u;
-  while (stride > 0u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-    stride /= 2u;
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+//#include workgroup-reduce
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {

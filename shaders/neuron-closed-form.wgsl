@@ -51,21 +51,8 @@ struct Params {
 @group(0) @binding(18) var<storage, read> cleanNll: array<f32>;
 @group(0) @binding(19) var<storage, read_write> dnll: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
 
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  var stride = 32u;
-  while (stride > 0u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-    stride /= 2u;
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+//#include workgroup-reduce
 
 @compute @workgroup_size(64, 1, 1)
 fn center_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {

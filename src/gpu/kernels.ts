@@ -12,6 +12,7 @@ import rotarySrc from '../../shaders/rotary.wgsl';
 import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
 import elementwiseSrc from '../../shaders/elementwise.wgsl';
+import workgroupReduceSrc from '../../shaders/workgroup-reduce.wgsl';
 import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './autotune.js';
 
 // ---- matmul variants (autotuned per adapter and shape, see autotune.ts) ----
@@ -216,6 +217,14 @@ export function specializeWeights(source: string, dtypes: Record<string, Storage
   });
 }
 
+/** WGSL has no includes: `//#include NAME` lines are replaced by the shared snippets in shaders/. */
+export function withIncludes(source: string): string {
+  return source.replace(/^\/\/#include (\S+)$/gm, (_, name: string) => {
+    if (name === 'workgroup-reduce') return workgroupReduceSrc;
+    throw new Error(`WGSL include "${name}" is unknown`);
+  });
+}
+
 /** Splits a row count over the y and z dispatch dimensions (kernels compute y + z·65535). */
 export function rowGrid(rows: number): [number, number] {
   return [Math.min(rows, 65535), Math.max(1, Math.ceil(rows / 65535))];
@@ -326,7 +335,7 @@ export class Kernels {
 
   /** y = LayerNorm(x)·gamma + beta per row; stats receives (mean, rstd) per row. */
   layernorm(x: GPUBuffer, gamma: GPUBuffer, beta: GPUBuffer, y: GPUBuffer, stats: GPUBuffer, rows: number, d: number, eps: number): void {
-    const pipeline = this.gpu.pipeline('layernorm', () => layernormSrc);
+    const pipeline = this.gpu.pipeline('layernorm', () => withIncludes(layernormSrc));
     this.gpu.dispatch('layernorm', pipeline, [x, gamma, beta, y, stats], rowGrid(rows), {
       words: [rows, d, d, d, eps],
       floatMask: [false, false, false, false, true],

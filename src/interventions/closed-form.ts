@@ -4,7 +4,7 @@
 // at a time by a matrix product and consumed at once, never stored whole.
 import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
-import { isSoftwareAdapter, rowGrid, specializeWeights } from '../gpu/kernels.js';
+import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
@@ -51,7 +51,7 @@ export class FinalLayerNeuronSweep {
     const { gpu, spec, weights } = this.model;
     const wOut = weights.layers[spec.nLayers - 1].mlpOut;
     const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}`;
-    const pipeline = gpu.pipeline(key, () => specializeWeights(source, { w: wOut.matrix.dtype }), entry);
+    const pipeline = gpu.pipeline(key, () => withIncludes(specializeWeights(source, { w: wOut.matrix.dtype })), entry);
     const buffers: (GPUBuffer | null)[] = [];
     for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
     for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
