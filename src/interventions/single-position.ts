@@ -152,16 +152,11 @@ export class BosRedirectSweep {
         positions[r] = t;
       }
     }
-    const rowInfoBuf = ws.get('rowInfo', R * 2);
-    gpu.write(rowInfoBuf, rowInfo);
-    const headsBuf = ws.get('heads', R);
-    gpu.write(headsBuf, headOf);
-    const pairsBuf = ws.get('pairs', R * 2);
-    gpu.write(pairsBuf, pairs);
-    const targetsBuf = ws.get('targets', R);
-    gpu.write(targetsBuf, targets);
-    const positionsBuf = ws.get('positions', R);
-    gpu.write(positionsBuf, positions);
+    const rowInfoBuf = ws.upload('rowInfo', rowInfo);
+    const headsBuf = ws.upload('heads', headOf);
+    const pairsBuf = ws.upload('pairs', pairs);
+    const targetsBuf = ws.upload('targets', targets);
+    const positionsBuf = ws.upload('positions', positions);
 
     const resid = ws.get('resid', R * d);
     const ln = ws.get('ln', R * d);
@@ -183,9 +178,9 @@ export class BosRedirectSweep {
     let watchPost: Float32Array | null = null;
     const mlp = (l: number) => {
       const w = weights.layers[l];
-      this.linearRows(ln, w.mlpIn, pre, R);
+      model.linear(ln, w.mlpIn, pre, R);
       kernels.gelu(spec.gelu, pre, post, R * spec.dMlp);
-      this.linearRows(post, w.mlpOut, mlpOut, R);
+      model.linear(post, w.mlpOut, mlpOut, R);
     };
     const readWatch = async (l: number) => {
       if (plan.watch && plan.watch.layer === l) watchPost = await gpu.readF32(post, 0, R * spec.dMlp);
@@ -197,7 +192,7 @@ export class BosRedirectSweep {
       [clean.buffer(`blocks.${layer}.attn.hook_z`), clean.buffer(`blocks.${layer}.qkv`), null, null, null, null, null, rowInfoBuf, headsBuf, z],
       [Math.ceil(d / 64), gy, gz], params(3 * d, 0, 0, 0));
     const wl = weights.layers[layer];
-    this.linearRows(z, wl.attnOut, attnOut, R);
+    model.linear(z, wl.attnOut, attnOut, R);
     kernels.copyRows(resid, clean.buffer(`blocks.${layer}.hook_resid_pre`), pairsBuf, R, d);
     kernels.addInPlace(resid, attnOut, R * d);
     if (spec.parallelResidual) {
@@ -213,7 +208,7 @@ export class BosRedirectSweep {
     for (let l = layer + 1; l < spec.nLayers; l++) {
       const w = weights.layers[l];
       kernels.layernorm(resid, w.ln1.gamma, w.ln1.beta, ln, stats, R, d, spec.eps);
-      this.linearRows(ln, w.qkv, qkv, R);
+      model.linear(ln, w.qkv, qkv, R);
       let qkNew = qkv;
       let qkLayout = { ld: 3 * d, qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, headStride: spec.qkv.headStride };
       if (qkRot && weights.rotaryTable) {
@@ -225,7 +220,7 @@ export class BosRedirectSweep {
         [qkNew, qkv, clean.buffer(`blocks.${l}.qk_attn`), clean.buffer(`blocks.${l}.qkv`), rowInfoBuf, z],
         [Math.ceil(R / 64), spec.nHeads], params(qkLayout.ld, qkLayout.qBase, qkLayout.kBase, qkLayout.headStride),
         { flops: 2 * R * spec.nHeads * spec.dHead * T, bytes: 0 });
-      this.linearRows(z, w.attnOut, attnOut, R);
+      model.linear(z, w.attnOut, attnOut, R);
       if (spec.parallelResidual) {
         kernels.layernorm(resid, w.ln2.gamma, w.ln2.beta, ln, stats, R, d, spec.eps);
         mlp(l);
@@ -256,10 +251,6 @@ export class BosRedirectSweep {
         : (_k, b, t, w) => cleanWatch[(b * T + t) * m + watched.neurons[w]];
     }
     return this.assemble(heads, (k, b, t) => nll[k * N + b * T + t], watchOf);
-  }
-
-  private linearRows(x: GPUBuffer, lin: import('../model/weights.js').Linear, y: GPUBuffer, rows: number): void {
-    this.model.kernels.matmul({ x, w: lin.matrix.chunks[0].buffer, wDtype: lin.matrix.dtype, bias: lin.bias ?? undefined, y, M: rows, N: lin.N, K: lin.K, sK: lin.sK, sN: lin.sN });
   }
 
   destroy(): void {

@@ -73,6 +73,12 @@ export class Workspace {
     }
     return b;
   }
+  /** The buffer `name`, sized for and filled with `data` (32-bit values). */
+  upload(name: string, data: Uint32Array | Int32Array | Float32Array): GPUBuffer {
+    const b = this.get(name, data.length);
+    this.gpu.write(b, data);
+    return b;
+  }
   destroy(): void {
     for (const b of this.buffers.values()) b.destroy();
     this.buffers.clear();
@@ -120,7 +126,8 @@ export class Transformer {
     return this.workspace;
   }
 
-  private linear(x: GPUBuffer, lin: Linear, y: GPUBuffer, rows: number): void {
+  /** y = x · W + b for `rows` rows (the weights' own layout and storage dtype). */
+  linear(x: GPUBuffer, lin: Linear, y: GPUBuffer, rows: number): void {
     this.kernels.matmul({
       x, w: lin.matrix.chunks[0].buffer, wDtype: lin.matrix.dtype, bias: lin.bias ?? undefined, y,
       M: rows, N: lin.N, K: lin.K, sK: lin.sK, sN: lin.sN,
@@ -167,12 +174,9 @@ export class Transformer {
     for (let n = 0; n < N; n++) targets[n] = n % T < T - 1 ? ids[n + 1] : -1;
     const positions = req.positions ?? Uint32Array.from({ length: N }, (_, n) => n % T);
     for (const p of positions) if (p >= spec.nCtx) throw new Error(`forward: position ${p} exceeds the context length ${spec.nCtx}`);
-    const idsBuf = ws.get('ids', N);
-    gpu.write(idsBuf, ids);
-    const posBuf = ws.get('positions', N);
-    gpu.write(posBuf, positions);
-    const targetsBuf = ws.get('targets', N);
-    gpu.write(targetsBuf, targets);
+    const idsBuf = ws.upload('ids', ids);
+    const posBuf = ws.upload('positions', positions);
+    const targetsBuf = ws.upload('targets', targets);
 
     const resid = ws.get('resid', N * d);
     const ln = ws.get('ln', N * d);
