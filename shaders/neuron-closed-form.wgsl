@@ -3,12 +3,19 @@
 // zero ablation). With u = centred residual, v_i = centred w_i, γ/β the final LayerNorm:
 //   logits' = (A_t + c·B_i)·(1/σ') + e,  A_t = W_U(γ⊙u_t), B_i = W_U(γ⊙v_i), e = W_U β,
 //   σ'² = (|u|² + 2c·u·v_i + c²|v_i|²)/d + eps,
-// so each (row, neuron) pair costs one streamed pass over the vocabulary (online log-sum-exp).
+// so each (row, neuron) pair costs one streamed pass over the vocabulary (log-sum-exp).
+//
+// One pass, one exp per logit: per vocabulary chunk each pair's log-sum-exp is taken relative to an
+// upper bound of its logits, M = inv·max A_t + |c·inv|·max|B_i| + max e (log2 units), instead of
+// the exact maximum, which would need a second pass. Terms far below M only lose precision once
+// exp2 underflows (< 2^-126): if a pair's final Σ is < 2^-80 (relative to its bound), pair_finalize
+// raises a flag and the host reruns that neuron tile with exact per-pair maxima (pair_max_exact),
+// so the result is exact either way; the bound is normally within a few tens of log2 units.
 //
 // Bindings: 0 x, 1 w, 2 gamma, 3 outA, 4 outB, 5 norms (centring); 6 p (uniform); 7 post, 8 means,
 // 9 uv, 10 uNormSq, 11 vNormSq, 12 pairs (pair_prep); 13 targets, 14 state, 15 aChunk, 16 bChunk,
-// 17 eChunk (pair_lse_update); 18 cleanNll, 19 dnll (pair_finalize). Each entry point's 'auto'
-// layout holds only the bindings it uses.
+// 17 eChunk, 20 bounds, 21 pairBound (pair_lse_update); 18 cleanNll, 19 dnll, 22 flags
+// (pair_finalize). Each entry point's 'auto' layout holds only the bindings it uses.
 // Entry points:
 //   center_rows      — x [rows, d] → u [rows, d], gu = γ⊙u, norms[r] = |u_r|²
 //                      dispatch (min(rows,65535), ceil(rows/65535)) × 64
@@ -16,16 +23,23 @@
 //                      dispatch (m) × 64
 //   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
 //                      → pairs [rows, mc, 2] = (c, 1/σ'); dispatch (ceil(mc/64), rows split y/z)
-//   pair_lse_update  — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols], pairs, targets → state [rows, mc, 3]
-//                      = (running max and Σ in log2 units, target logit in nats); dispatch (ceil(mc/64), ceil(rows/64)) × (16, 16),
-//                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
-//   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target)
+//   chunk_bounds     — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols] → bounds [rows + mc + 1] =
+//                      (max_v A, max_v |B|, max_v e); dispatch (rows + mc + 1 split x/y) × 64
+//   pair_max_exact   — (exact mode) pairs, chunks → pairBound [rows, mc] = max_v logit (log2 units)
 //                      dispatch (ceil(mc/64), rows split y/z)
+//   pair_lse_update  — aChunk, bChunk, eChunk, pairs, bounds or pairBound (p.exact), targets → state
+//                      [rows, mc, 3] = (reference, Σexp2 relative to it — both log2 units — and the
+//                      target logit in nats); dispatch (ceil(mc/64), ceil(rows/64)) × (16, 16),
+//                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
+//   pair_lse_update_direct — the same for CPU adapters without workgroup memory;
+//                      dispatch (ceil(mc/32), ceil(rows/32)) × (8, 8)
+//   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target), flags[0] = 1
+//                      if any pair's Σ fell below 2^-80; dispatch (ceil(mc/64), rows split y/z)
 struct Params {
   rows: u32, d: u32, m: u32, mc: u32,
   i0: u32, ldPost: u32, cols: u32, vocabStart: u32,
   first: u32, useMeans: u32, sRow: u32, sCol: u32,
-  wOff: u32, eps: f32,
+  wOff: u32, eps: f32, exact: u32, slack: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -36,7 +50,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> norms: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 
-// pair_prep / pair_lse_update / pair_finalize inputs
+// pair_prep / chunk_bounds / pair_lse_update / pair_finalize inputs
 @group(0) @binding(7) var<storage, read> post: array<f32>;
 @group(0) @binding(8) var<storage, read> means: array<f32>;
 @group(0) @binding(9) var<storage, read> uv: array<f32>;
@@ -50,9 +64,17 @@ struct Params {
 @group(0) @binding(17) var<storage, read> eChunk: array<f32>;
 @group(0) @binding(18) var<storage, read> cleanNll: array<f32>;
 @group(0) @binding(19) var<storage, read_write> dnll: array<f32>;
-
+@group(0) @binding(20) var<storage, read_write> bounds: array<f32>;
+@group(0) @binding(21) var<storage, read_write> pairBound: array<f32>;
+@group(0) @binding(22) var<storage, read_write> flags: array<atomic<u32>>;
 
 //#include workgroup-reduce
+
+const TC: u32 = 16u; // vocabulary columns per tile
+const LOG2E: f32 = 1.4426950408889634;
+const LN2: f32 = 0.6931471805599453;
+// A pair whose Σexp2 relative to its bound ends below this was bounded too loosely (see header).
+const MIN_SAFE_SUM: f32 = 8.271806e-25; // 2^-80
 
 @compute @workgroup_size(64, 1, 1)
 fn center_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -108,10 +130,86 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
   pairs[k + 1u] = inverseSqrt(variance);
 }
 
-// Stores the running (max, Σexp, target logit) of a 4 × 4 block of pairs; the target's logit, when
-// the target lies in this chunk, is computed straight from the chunk buffers.
-fn write_pair_state(row0: u32, n0: u32, m: array<vec4<f32>, 4>, s: array<vec4<f32>, 4>, tgt: array<vec4<f32>, 4>,
-                    cv: array<vec4<f32>, 4>, iv: array<vec4<f32>, 4>, tcol: array<i32, 4>) {
+
+@compute @workgroup_size(64, 1, 1)
+fn chunk_bounds(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  // Virtual row r: A row r (r < rows), |B| row r − rows (r < rows + mc), e (r = rows + mc).
+  let r = wg.x + wg.y * 65535u;
+  if (r > p.rows + p.mc) { return; }
+  let lid = lid3.x;
+  var best = -3.0e38;
+  for (var j = lid; j < p.cols; j += 64u) {
+    var value = 0.0;
+    if (r < p.rows) {
+      value = aChunk[r * p.cols + j];
+    } else if (r < p.rows + p.mc) {
+      value = abs(bChunk[(r - p.rows) * p.cols + j]);
+    } else {
+      value = eChunk[j];
+    }
+    best = max(best, value);
+  }
+  let total = reduce_max(best, lid);
+  if (lid == 0u) { bounds[r] = total; }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn pair_max_exact(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let r = gid.y + gid.z * 65535u;
+  if (i >= p.mc || r >= p.rows) { return; }
+  let k = r * p.mc + i;
+  let iv = pairs[k * 2u + 1u] * LOG2E;
+  let cv = pairs[k * 2u] * iv;
+  var best = -3.0e38;
+  for (var v = 0u; v < p.cols; v++) {
+    best = max(best, fma(bChunk[i * p.cols + v], cv, aChunk[r * p.cols + v] * iv) + eChunk[v] * LOG2E);
+  }
+  pairBound[k] = best;
+}
+
+// Index of pair (row r, neuron i), both clamped into range (edge lanes compute but never write).
+fn pair_index(r: u32, i: u32) -> u32 { return min(r, p.rows - 1u) * p.mc + min(i, p.mc - 1u); }
+
+// An invocation's 4 rows × 4 neurons (vec4 over neurons), in log2 units: logit·log2 e − M =
+// fma(b, cv, fma(a, iv, nb)) + e·log2 e with iv = inv·log2 e, cv = c·iv, nb = −M (the pair's bound).
+struct PairBlock {
+  iv: array<vec4<f32>, 4>,
+  cv: array<vec4<f32>, 4>,
+  nb: array<vec4<f32>, 4>,
+  tcol: array<i32, 4>, // column of row's target token in this chunk, or −1
+}
+
+fn load_pair_block(row0: u32, n0: u32) -> PairBlock {
+  var blk = PairBlock(array<vec4<f32>, 4>(), array<vec4<f32>, 4>(), array<vec4<f32>, 4>(), array<i32, 4>(-1, -1, -1, -1));
+  let eMax = bounds[p.rows + p.mc] * LOG2E;
+  var bAbs = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { bAbs[j] = bounds[p.rows + min(n0 + j, p.mc - 1u)]; }
+  for (var ri = 0u; ri < 4u; ri++) {
+    let r = min(row0 + ri, p.rows - 1u);
+    let tgtId = targets[r];
+    if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) { blk.tcol[ri] = tgtId - i32(p.vocabStart); }
+    var c = vec4<f32>(0.0);
+    var inv = vec4<f32>(0.0);
+    var exactMax = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+      let k = pair_index(r, n0 + j);
+      c[j] = pairs[k * 2u];
+      inv[j] = pairs[k * 2u + 1u];
+      if (p.exact == 1u) { exactMax[j] = pairBound[k]; }
+    }
+    blk.iv[ri] = inv * LOG2E;
+    blk.cv[ri] = c * blk.iv[ri];
+    var bound = blk.iv[ri] * bounds[r] + abs(blk.cv[ri]) * bAbs + vec4<f32>(eMax + p.slack);
+    if (p.exact == 1u) { bound = exactMax; }
+    blk.nb[ri] = -bound;
+  }
+  return blk;
+}
+
+// Merges this chunk's (bound, Σ) of a 4 × 4 block into the running state and, when a row's target
+// lies in this chunk, stores its logit (computed straight from the chunk buffers).
+fn write_pair_state(row0: u32, n0: u32, blk: PairBlock, sum: array<vec4<f32>, 4>) {
   for (var ri = 0u; ri < 4u; ri++) {
     let r = row0 + ri;
     if (r >= p.rows || targets[r] < 0) { continue; }
@@ -119,65 +217,45 @@ fn write_pair_state(row0: u32, n0: u32, m: array<vec4<f32>, 4>, s: array<vec4<f3
       let i = n0 + nj;
       if (i >= p.mc) { continue; }
       let st = (r * p.mc + i) * 3u;
-      state[st] = m[ri][nj];
-      state[st + 1u] = s[ri][nj];
-      var t = tgt[ri][nj];
-      if (tcol[ri] >= 0) {
-        let tc = u32(tcol[ri]);
-        t = (fma(bChunk[i * p.cols + tc], cv[ri][nj], aChunk[r * p.cols + tc] * iv[ri][nj]) + eChunk[tc] * LOG2E) * LN2;
+      var reference = -blk.nb[ri][nj];
+      var s = sum[ri][nj];
+      if (p.first == 0u) {
+        let m0 = state[st];
+        let merged = max(m0, reference);
+        s = state[st + 1u] * exp2(m0 - merged) + s * exp2(reference - merged);
+        reference = merged;
       }
-      state[st + 2u] = t;
+      state[st] = reference;
+      state[st + 1u] = s;
+      if (blk.tcol[ri] >= 0) {
+        let tc = u32(blk.tcol[ri]);
+        let logit2 = fma(bChunk[i * p.cols + tc], blk.cv[ri][nj], aChunk[r * p.cols + tc] * blk.iv[ri][nj]) + eChunk[tc] * LOG2E;
+        state[st + 2u] = logit2 * LN2;
+      }
     }
   }
 }
 
-const TC: u32 = 16u; // vocabulary columns per tile
-const LOG2E: f32 = 1.4426950408889634;
-const LN2: f32 = 0.6931471805599453;
-
-// Index of pair (row r, neuron i) with i clamped into range.
-fn pair_index(r: u32, i: u32) -> u32 { return r * p.mc + min(i, p.mc - 1u); }
 // Transposed tiles of vec4: aT[v·16 + ty] holds column v of this workgroup's rows 4·ty..4·ty+3,
-// bT[v·16 + tx] column v of its neurons 4·tx..4·tx+3 (conflict-free vec4 reads).
+// bT[v·16 + tx] column v of its neurons 4·tx..4·tx+3 (conflict-free vec4 reads); eT in log2 units.
 var<workgroup> aT: array<vec4<f32>, 256>;
 var<workgroup> bT: array<vec4<f32>, 256>;
 var<workgroup> eT: array<f32, 16>;
 
 @compute @workgroup_size(16, 16, 1)
 fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  // Each invocation owns 4 rows × 4 neurons (vec4 over neurons); a workgroup 64 × 64 pairs. Per
-  // tile of 16 columns: the tile maximum first, then Σexp, so every logit costs one exp.
+  // A workgroup owns 64 rows × 64 neurons; per tile of 16 columns each logit costs two FMAs, an
+  // add, one exp2 and the accumulation.
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * 16u + tx;
   let row0 = wg.y * 64u + ty * 4u;
   let n0 = wg.x * 64u + tx * 4u;
-  var cv: array<vec4<f32>, 4>;
-  var iv: array<vec4<f32>, 4>;
-  var m: array<vec4<f32>, 4>;
-  var s: array<vec4<f32>, 4>;
-  var tgt: array<vec4<f32>, 4>;
-  var tcol: array<i32, 4>;
-  for (var ri = 0u; ri < 4u; ri++) {
-    let r = min(row0 + ri, p.rows - 1u);
-    let tgtId = targets[r];
-    tcol[ri] = select(-1, tgtId - i32(p.vocabStart), tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols));
-    // This invocation's 4 neurons of row r (clamped at the edge; those lanes are never written).
-    let k0 = pair_index(r, n0);
-    let k1 = pair_index(r, n0 + 1u);
-    let k2 = pair_index(r, n0 + 2u);
-    let k3 = pair_index(r, n0 + 3u);
-    // Logits in log2 units: l·log2(e) = a·(inv·log2 e) + b·(c·inv·log2 e) + e·log2 e, two FMAs.
-    let inv = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
-    iv[ri] = inv * LOG2E;
-    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]) * iv[ri];
-    m[ri] = vec4<f32>(-3.0e38);
-    if (p.first == 0u) {
-      m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
-      s[ri] = vec4<f32>(state[k0 * 3u + 1u], state[k1 * 3u + 1u], state[k2 * 3u + 1u], state[k3 * 3u + 1u]);
-      tgt[ri] = vec4<f32>(state[k0 * 3u + 2u], state[k1 * 3u + 2u], state[k2 * 3u + 2u], state[k3 * 3u + 2u]);
-    }
-  }
+  let blk = load_pair_block(row0, n0);
+  let iv = blk.iv;
+  let cv = blk.cv;
+  let nb = blk.nb;
+  var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var c0 = 0u; c0 < p.cols; c0 += TC) {
     {
       // Invocation tid fills one vec4 of each tile: column tid % 16, rows (or neurons) 4·(tid / 16)..+3.
@@ -185,8 +263,8 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
       let group = tid / TC;
       let gc = min(c0 + col, p.cols - 1u);
       let colOk = c0 + col < p.cols;
-      var av: vec4<f32>;
-      var bv: vec4<f32>;
+      var av = vec4<f32>(0.0);
+      var bv = vec4<f32>(0.0);
       for (var j = 0u; j < 4u; j++) {
         let ar = wg.y * 64u + group * 4u + j;
         let bi = wg.x * 64u + group * 4u + j;
@@ -196,38 +274,20 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
       aT[col * 16u + group] = av;
       bT[col * 16u + group] = bv;
     }
-    if (tid < TC) { eT[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)], c0 + tid < p.cols); }
+    if (tid < TC) { eT[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)] * LOG2E, c0 + tid < p.cols); }
     workgroupBarrier();
     let n = min(TC, p.cols - c0);
-    var tileMax = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
     for (var v = 0u; v < n; v++) {
       let a = aT[v * 16u + ty];
       let b = bT[v * 16u + tx];
-      let ev = vec4<f32>(eT[v] * LOG2E);
+      let ev = eT[v];
       for (var ri = 0u; ri < 4u; ri++) {
-        tileMax[ri] = max(tileMax[ri], fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], ev)));
+        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], nb[ri])) + ev);
       }
-    }
-    // Explicit initialisers: on lavapipe a var declared without one inside a loop body kept its
-    // value from the previous iteration instead of starting at zero.
-    var mNew = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    for (var ri = 0u; ri < 4u; ri++) { mNew[ri] = max(m[ri], tileMax[ri]); }
-    for (var v = 0u; v < n; v++) {
-      let a = aT[v * 16u + ty];
-      let b = bT[v * 16u + tx];
-      let ev = vec4<f32>(eT[v] * LOG2E);
-      for (var ri = 0u; ri < 4u; ri++) {
-        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], ev)) - mNew[ri]);
-      }
-    }
-    for (var ri = 0u; ri < 4u; ri++) {
-      s[ri] = s[ri] * exp2(m[ri] - mNew[ri]) + sum[ri];
-      m[ri] = mNew[ri];
     }
     workgroupBarrier();
   }
-  write_pair_state(row0, n0, m, s, tgt, cv, iv, tcol);
+  write_pair_state(row0, n0, blk, sum);
 }
 
 // The same computation without workgroup memory or barriers, for CPU adapters (lavapipe,
@@ -238,62 +298,25 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row0 = gid.y * 4u;
   let n0 = gid.x * 4u;
   if (row0 >= p.rows || n0 >= p.mc) { return; }
-  var cv = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  var iv = cv;
-  var m = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
-  var s = cv;
-  var tgt = cv;
-  var aOff: array<u32, 4>;
-  var tcol = array<i32, 4>(-1, -1, -1, -1);
-  for (var ri = 0u; ri < 4u; ri++) {
-    let r = min(row0 + ri, p.rows - 1u);
-    aOff[ri] = r * p.cols;
-    let tgtId = targets[r];
-    if (tgtId >= i32(p.vocabStart) && tgtId < i32(p.vocabStart + p.cols)) { tcol[ri] = tgtId - i32(p.vocabStart); }
-    let k0 = pair_index(r, n0);
-    let k1 = pair_index(r, n0 + 1u);
-    let k2 = pair_index(r, n0 + 2u);
-    let k3 = pair_index(r, n0 + 3u);
-    // Logits in log2 units: l·log2(e) = a·(inv·log2 e) + b·(c·inv·log2 e) + e·log2 e, two FMAs.
-    let inv = vec4<f32>(pairs[k0 * 2u + 1u], pairs[k1 * 2u + 1u], pairs[k2 * 2u + 1u], pairs[k3 * 2u + 1u]);
-    iv[ri] = inv * LOG2E;
-    cv[ri] = vec4<f32>(pairs[k0 * 2u], pairs[k1 * 2u], pairs[k2 * 2u], pairs[k3 * 2u]) * iv[ri];
-    if (p.first == 0u) {
-      m[ri] = vec4<f32>(state[k0 * 3u], state[k1 * 3u], state[k2 * 3u], state[k3 * 3u]);
-      s[ri] = vec4<f32>(state[k0 * 3u + 1u], state[k1 * 3u + 1u], state[k2 * 3u + 1u], state[k3 * 3u + 1u]);
-      tgt[ri] = vec4<f32>(state[k0 * 3u + 2u], state[k1 * 3u + 2u], state[k2 * 3u + 2u], state[k3 * 3u + 2u]);
-    }
-  }
+  let blk = load_pair_block(row0, n0);
+  let iv = blk.iv;
+  let cv = blk.cv;
+  let nb = blk.nb;
+  var aOff = array<u32, 4>(0u, 0u, 0u, 0u);
+  for (var ri = 0u; ri < 4u; ri++) { aOff[ri] = min(row0 + ri, p.rows - 1u) * p.cols; }
   let b0 = min(n0, p.mc - 1u) * p.cols;
   let b1 = min(n0 + 1u, p.mc - 1u) * p.cols;
   let b2 = min(n0 + 2u, p.mc - 1u) * p.cols;
   let b3 = min(n0 + 3u, p.mc - 1u) * p.cols;
-  for (var c0 = 0u; c0 < p.cols; c0 += TC) {
-    let n = min(TC, p.cols - c0);
-    var tileMax = array<vec4<f32>, 4>(vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38), vec4<f32>(-3.0e38));
-    for (var v = c0; v < c0 + n; v++) {
-      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-      let ev = vec4<f32>(eChunk[v] * LOG2E);
-      for (var ri = 0u; ri < 4u; ri++) {
-        tileMax[ri] = max(tileMax[ri], fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], ev)));
-      }
-    }
-    var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    var mNew = sum;
-    for (var ri = 0u; ri < 4u; ri++) { mNew[ri] = max(m[ri], tileMax[ri]); }
-    for (var v = c0; v < c0 + n; v++) {
-      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-      let ev = vec4<f32>(eChunk[v] * LOG2E);
-      for (var ri = 0u; ri < 4u; ri++) {
-        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], ev)) - mNew[ri]);
-      }
-    }
+  var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var v = 0u; v < p.cols; v++) {
+    let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
+    let ev = eChunk[v] * LOG2E;
     for (var ri = 0u; ri < 4u; ri++) {
-      s[ri] = s[ri] * exp2(m[ri] - mNew[ri]) + sum[ri];
-      m[ri] = mNew[ri];
+      sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], nb[ri])) + ev);
     }
   }
-  write_pair_state(row0, n0, m, s, tgt, cv, iv, tcol);
+  write_pair_state(row0, n0, blk, sum);
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -304,7 +327,10 @@ fn pair_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   var value = 0.0;
   if (targets[r] >= 0) {
     let st = (r * p.mc + i) * 3u;
-    value = (state[st] + log2(state[st + 1u])) * LN2 - state[st + 2u] - cleanNll[r];
+    let s = state[st + 1u];
+    value = (state[st] + log2(s)) * LN2 - state[st + 2u] - cleanNll[r];
+    // Also true for NaN: such a pair is recomputed with exact maxima.
+    if (!(s >= MIN_SAFE_SUM)) { atomicStore(&flags[0], 1u); }
   }
   dnll[i * p.rows + r] = value;
 }

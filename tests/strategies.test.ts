@@ -9,6 +9,8 @@ import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/rando
 import { loadModel } from '../src/model/load.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
 import type { Strategy } from '../src/interventions/plan.js';
+import { CleanRun } from '../src/interventions/clean-run.js';
+import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 
 const SHAPES: Record<string, RandomModelShape> = {
   'gpt2 f16': { arch: 'gpt2', dModel: 48, nLayers: 3, nHeads: 3, vocab: 301, nCtx: 24, dtype: 'F16', seed: 3 },
@@ -50,6 +52,43 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       }
     } finally {
       delete process.env.PLATEAU_PAIR_KERNEL;
+    }
+  });
+
+  it.each(['tiled', 'direct'] as const)('closed form (%s): loose bounds are caught and rerun exactly, never change the numbers', async (kernel) => {
+    const ctx = await context(name);
+    const { model, ids, B, T } = ctx;
+    const last = model.spec.nLayers - 1;
+    const neurons = Array.from({ length: 70 }, (_, i) => i);
+    const [naive] = await outputs(ctx, (s) => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons }, s), 'naive');
+    const post = `blocks.${last}.mlp.hook_post`;
+    const clean = await CleanRun.capture(model, ids, B, T, { readHooks: [post], meanHooks: [post] });
+    const means = clean.means.get(post)!;
+    // The GPU's column means against a float64 mean of the read-back activation.
+    const data = clean.hooks.get(post)!.data;
+    const m = model.spec.dMlp;
+    const reference = Array.from({ length: m }, (_, j) => {
+      let sum = 0;
+      for (let r = 0; r < B * T; r++) sum += data[r * m + j];
+      return sum / (B * T);
+    });
+    expect(maxAbsDiff(means, Float32Array.from(reference))).toBeLessThan(1e-6);
+    const cases: [ClosedFormOptions, boolean][] = [
+      [{}, false], // the bound as computed: no rerun on a random model
+      [{ slack: 60 }, false], // 60 log2 units too high: still safe in f32, no rerun
+      [{ slack: 200 }, true], // everything underflows: flagged, rerun with exact maxima
+      [{ bounds: 'exact' }, false],
+    ];
+    try {
+      for (const [options, rerun] of cases) {
+        const sweep = new FinalLayerNeuronSweep(model, clean, { kernel, ...options });
+        const fast = await sweep.run(0, neurons.length, means);
+        sweep.destroy();
+        expect(sweep.exactReruns > 0, JSON.stringify(options)).toBe(rerun);
+        expect(maxAbsDiff(fast, naive), JSON.stringify(options)).toBeLessThan(1e-4);
+      }
+    } finally {
+      clean.destroy();
     }
   });
 

@@ -1,7 +1,8 @@
 // A clean forward pass whose activations are kept on the GPU for the sweeps that follow:
 // per-layer resid_pre (for starting mid-model), the final residual and the final layer's
 // hook_post (for the closed form), qkv / rotated qk / z / mlp_out per layer (for single-position
-// re-runs against cached keys and values), and any hooks read back (e.g. for means).
+// re-runs against cached keys and values), any hooks read back, and column means of hooks taken
+// on the GPU (only [width] floats come back, not the whole [B·T, width] activation).
 import type { Transformer } from '../model/forward.js';
 
 export interface CleanRunOptions {
@@ -9,8 +10,10 @@ export interface CleanRunOptions {
   layers?: number[];
   /** Also keep what single-position re-runs need (qkv, rotated qk, z, mlp_out). */
   keepAttention?: boolean;
-  /** Read back these hooks (e.g. for means). */
+  /** Read back these hooks. */
   readHooks?: string[];
+  /** Column means over all B·T rows of these hooks, computed on the GPU (→ CleanRun.means). */
+  meanHooks?: string[];
 }
 
 export class CleanRun {
@@ -18,6 +21,7 @@ export class CleanRun {
   nll: Float32Array = new Float32Array(0);
   nllRows: Float32Array = new Float32Array(0); // [B·T], 0 at the last position of each sequence
   hooks = new Map<string, { shape: number[]; data: Float32Array }>();
+  means = new Map<string, Float32Array>();
 
   private constructor(
     readonly model: Transformer,
@@ -36,9 +40,18 @@ export class CleanRun {
       run.buffers.set(key, copy);
     };
     const N = B * T;
+    const meanHooks = new Set(options.meanHooks ?? []);
+    const meanBuffers = new Map<string, { buffer: GPUBuffer; width: number }>();
+    const rowWeights = meanHooks.size ? model.gpu.upload('clean:1/rows', new Float32Array(N).fill(1 / N)) : null;
     const result = await model.forward({
       ids, batch: B, seq: T, hooks: options.readHooks ?? [],
       onHook: (site) => {
+        if (meanHooks.has(site.name) && rowWeights) {
+          // [1, N] · [N, width]: the activation read as a weight matrix (element (r, j) at r·width + j).
+          const buffer = model.gpu.createBuffer(`clean:mean:${site.name}`, site.width * 4);
+          model.kernels.matmul({ x: rowWeights, w: site.buffer, wDtype: 'f32', y: buffer, M: 1, N: site.width, K: N, sK: site.width, sN: 1 });
+          meanBuffers.set(site.name, { buffer, width: site.width });
+        }
         const m = /^blocks\.(\d+)\.(.+)$/.exec(site.name);
         if (m) {
           const l = Number(m[1]);
@@ -61,6 +74,13 @@ export class CleanRun {
     run.nll = result.nll;
     run.nllRows = new Float32Array(N);
     for (let b = 0; b < B; b++) run.nllRows.set(result.nll.subarray(b * (T - 1), (b + 1) * (T - 1)), b * T);
+    for (const name of meanHooks) {
+      const mean = meanBuffers.get(name);
+      if (!mean) throw new Error(`clean run: no hook named ${name} to average`);
+      run.means.set(name, await model.gpu.readF32(mean.buffer, 0, mean.width));
+      mean.buffer.destroy();
+    }
+    rowWeights?.destroy();
     await model.gpu.sync();
     return run;
   }
@@ -75,11 +95,4 @@ export class CleanRun {
     for (const b of this.buffers.values()) b.destroy();
     this.buffers.clear();
   }
-}
-
-/** Mean over all rows of a [rows, width] activation. */
-export function columnMeans(data: Float32Array, rows: number, width: number): Float32Array {
-  const sums = new Float64Array(width);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < width; i++) sums[i] += data[r * width + i];
-  return Float32Array.from(sums, (s) => s / rows);
 }

@@ -1,13 +1,32 @@
 // Strategy "final-layer-closed-form": exact final-layer neuron ablations without re-running the
 // model (algebra in shaders/neuron-closed-form.wgsl). Per (row, neuron) pair one streamed pass
 // over the vocabulary; the per-neuron unembedded directions B_i are produced one vocabulary chunk
-// at a time by a matrix product and consumed at once, never stored whole.
+// at a time by a matrix product and consumed at once, never stored whole. Each pair's log-sum-exp
+// is taken against a cheap upper bound of its logits (one pass, one exp per logit); a tile whose
+// bound proved too loose for f32 (flagged by the shader, not expected on real models) is rerun
+// with exact per-pair maxima, so the numbers never depend on the bound.
 import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
+
+export interface ClosedFormOptions {
+  /** Pair kernel: workgroup tiles (GPUs) or direct reads (CPU adapters); default by adapter, env PLATEAU_PAIR_KERNEL. */
+  kernel?: 'tiled' | 'direct';
+  /** Per-pair reference: the cheap bound with exact fallback, or always the exact maximum (a second pass); env PLATEAU_PAIR_BOUNDS. */
+  bounds?: 'fast' | 'exact';
+  /** Test hook: added to every fast bound (log2 units), to exercise the fallback. */
+  slack?: number;
+}
+
+function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+  const value = typeof process !== 'undefined' ? process.env?.[name] : undefined;
+  if (!value) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${name}: expected ${allowed.join(' or ')}, got "${value}"`);
+  return value as T;
+}
 
 export class FinalLayerNeuronSweep {
   private readonly rows: number;
@@ -18,17 +37,22 @@ export class FinalLayerNeuronSweep {
   private readonly cleanNll: GPUBuffer;
   private readonly beta: GPUBuffer;
   private readonly owned: GPUBuffer[] = [];
-  /** Direct-read pair kernel (CPU adapters) instead of workgroup tiles; PLATEAU_PAIR_KERNEL=tiled|direct forces one. */
+  /** Direct-read pair kernel (CPU adapters) instead of workgroup tiles. */
   private readonly software: boolean;
+  private readonly alwaysExact: boolean;
+  private readonly slack: number;
+  /** Neuron tiles recomputed with exact maxima because a fast bound was too loose. */
+  exactReruns = 0;
 
-  constructor(private model: Transformer, private clean: CleanRun) {
+  constructor(private model: Transformer, private clean: CleanRun, options: ClosedFormOptions = {}) {
     const { gpu, spec } = model;
     const d = spec.dModel;
     const N = clean.B * clean.T;
     this.rows = N;
-    const forced = typeof process !== 'undefined' ? process.env?.PLATEAU_PAIR_KERNEL : undefined;
-    if (forced && forced !== 'tiled' && forced !== 'direct') throw new Error(`PLATEAU_PAIR_KERNEL: expected tiled or direct, got "${forced}"`);
-    this.software = forced ? forced === 'direct' : isSoftwareAdapter(gpu);
+    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const);
+    this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
+    this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const)) === 'exact';
+    this.slack = options.slack ?? 0;
     if (N * 12 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
     this.gu = this.buffer('cf:gu', N * d);
@@ -56,8 +80,8 @@ export class FinalLayerNeuronSweep {
     for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
     for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
     const v = (name: string) => params[name] ?? 0;
-    const words = [this.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), wOut.sK, wOut.sN, 0, spec.eps];
-    const floatMask = words.map((_, i) => i === 13);
+    const words = [this.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), wOut.sK, wOut.sN, 0, spec.eps, v('exact'), v('slack')];
+    const floatMask = words.map((_, i) => i === 13 || i === 15);
     gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
   }
 
@@ -73,13 +97,18 @@ export class FinalLayerNeuronSweep {
     const tile = this.neuronsPerTile();
     for (let t0 = 0; t0 < count; t0 += tile) {
       const mc = Math.min(tile, count - t0);
-      const part = await this.runTile(i0 + t0, mc, means);
+      let part = await this.runTile(i0 + t0, mc, means, this.alwaysExact);
+      if (!part) {
+        this.exactReruns++;
+        part = (await this.runTile(i0 + t0, mc, means, true))!;
+      }
       out.set(part, t0 * clean.B * (clean.T - 1));
     }
     return out;
   }
 
-  private async runTile(i0: number, mc: number, means: Float32Array | null): Promise<Float32Array> {
+  /** dnll of one neuron tile, or null when a fast bound was too loose (then rerun with exact = true). */
+  private async runTile(i0: number, mc: number, means: Float32Array | null, exact: boolean): Promise<Float32Array | null> {
     const { model, clean, rows: N } = this;
     const { gpu, spec, kernels, weights } = model;
     const d = spec.dModel;
@@ -108,6 +137,8 @@ export class FinalLayerNeuronSweep {
     const bChunk = tmp('cf:B', mc * cols);
     const eChunk = tmp('cf:e', cols);
     const state = tmp('cf:state', N * mc * 3);
+    const bounds = tmp('cf:bounds', N + mc + 1);
+    const pairBound = exact ? tmp('cf:pair-bound', N * mc) : kernels.placeholder;
     let first = true;
     for (const w of weights.unembed.chunks) {
       for (let v0 = w.rowStart; v0 < w.rowStart + w.rowCount; v0 += cols) {
@@ -117,17 +148,25 @@ export class FinalLayerNeuronSweep {
         kernels.matmul({ x: this.gu, w: w.buffer, wDtype, y: aChunk, M: N, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: mc, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: this.beta, w: w.buffer, wDtype, y: eChunk, M: 1, N: n, K: d, sK: 1, sN: d, wOff });
+        const chunkParams = { mc, cols: n, vocabStart: v0, first: first ? 1 : 0, exact: exact ? 1 : 0, slack: this.slack };
+        this.dispatch('chunk_bounds', { 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds }, rowGrid(N + mc + 1), chunkParams);
+        if (exact) this.dispatch('pair_max_exact', { 12: pairs, 15: aChunk, 16: bChunk, 17: eChunk, 21: pairBound }, [Math.ceil(mc / 64), gy, gz], chunkParams, 4 * N * mc * n);
         // Workgroup-memory tiles on GPUs; direct reads on CPU adapters, where barriers are slow.
         const [entry, perGroup] = this.software ? ['pair_lse_update_direct', 32] : ['pair_lse_update', 64];
-        this.dispatch(entry, { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk },
-          [Math.ceil(mc / perGroup), Math.ceil(N / perGroup)], { mc, cols: n, vocabStart: v0, first: first ? 1 : 0 }, 8 * N * mc * n);
+        this.dispatch(entry, { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds, 21: pairBound },
+          [Math.ceil(mc / perGroup), Math.ceil(N / perGroup)], chunkParams, 6 * N * mc * n);
         first = false;
       }
     }
     const dnllBuf = tmp('cf:dnll', mc * N);
-    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 18: this.cleanNll, 19: dnllBuf }, [Math.ceil(mc / 64), gy, gz], { mc });
+    const flags = gpu.upload('cf:flags', new Uint32Array(1));
+    scratch.push(flags);
+    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 18: this.cleanNll, 19: dnllBuf, 22: flags }, [Math.ceil(mc / 64), gy, gz], { mc });
     const raw = await gpu.readF32(dnllBuf, 0, mc * N);
+    const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0;
     for (const b of scratch) b.destroy();
+    if (tooLoose && !exact) return null;
+    if (tooLoose) throw new Error('internal: closed-form log-sum-exp underflowed even with exact maxima');
     const { B, T } = clean;
     const out = new Float32Array(mc * B * (T - 1));
     for (let i = 0; i < mc; i++) for (let b = 0; b < B; b++) {

@@ -1,7 +1,7 @@
 // Sweeps over interventions, each computed for a range of units [start, end) so the scheduler can
 // chunk, resume and shard them. Every strategy returns the same numbers as the naive one (tests).
 import type { Transformer } from '../model/forward.js';
-import { CleanRun, columnMeans } from './clean-run.js';
+import { CleanRun } from './clean-run.js';
 import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
@@ -32,8 +32,8 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const { spec } = model;
   const strategy = planStrategy(spec, plan, force);
   const postName = `blocks.${plan.layer}.mlp.hook_post`;
-  const clean = await CleanRun.capture(model, ids, B, T, { readHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [] });
-  const means = plan.ablation === 'mean' ? plan.means ?? columnMeans(clean.hooks.get(postName)!.data, B * T, spec.dMlp) : null;
+  const clean = await CleanRun.capture(model, ids, B, T, { layers: [plan.layer], meanHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [] });
+  const means = plan.ablation === 'mean' ? plan.means ?? clean.means.get(postName)! : null;
   if (means && means.length !== spec.dMlp) throw new Error(`mean activations: expected ${spec.dMlp} values, got ${means.length}`);
   const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
   const base = {
@@ -71,14 +71,14 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const H = spec.nHeads;
   const dh = spec.dHead;
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
-  const clean = await CleanRun.capture(model, ids, B, T, { readHooks: plan.ablation === 'mean' ? zNames : [] });
+  const clean = await CleanRun.capture(model, ids, B, T, { layers: plan.layers, meanHooks: plan.ablation === 'mean' ? zNames : [] });
   const base = {
     strategy, units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
     outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
     chunkUnits: H,
   };
   const editors = plan.layers.map((l, j) => {
-    const values = plan.ablation === 'mean' ? columnMeans(clean.hooks.get(zNames[j])!.data, B * T, spec.dModel) : new Float32Array(spec.dModel);
+    const values = plan.ablation === 'mean' ? clean.means.get(zNames[j])! : new Float32Array(spec.dModel);
     return columnEditor(model, zNames[j], values, (v) => ({ col0: (v % H) * dh, width: dh, valueOffset: (v % H) * dh }));
   });
   return {
