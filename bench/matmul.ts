@@ -3,7 +3,7 @@
 // (same Dawn instance, its own device), reported as GFLOP/s (median of timed runs after warm-up,
 // GPU timestamps when the adapter has timestamp-query) and as our-best / peer ratios.
 //
-//   npx tsx bench/matmul.ts [--m 256] [--repeats 10] [--warmup 2] [--variants register,naive,...] [--dtype f32|f16]
+//   npx tsx bench/matmul.ts [--m 256] [--repeats 10] [--warmup 2] [--variants register,vec4-128,...] [--dtype f32|f16]
 //                           [--shapes 768x2304,...] [--no-peer]
 //
 // Defaults are sized for lavapipe (M = 64, 3 repeats); on a real GPU pass e.g. --m 1024 --repeats 20.
@@ -11,6 +11,7 @@
 import { register } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import path from 'node:path';
 import type { MatmulVariant } from '../src/gpu/kernels.js';
 import type { Gpu } from '../src/gpu/device.js';
 
@@ -33,8 +34,15 @@ export async function load(url, context, next) {
   register('data:text/javascript,' + encodeURIComponent(hooks), import.meta.url);
 }
 
-export function isMain(metaUrl: string): boolean {
-  return !!process.argv[1] && metaUrl === pathToFileURL(process.argv[1]).href;
+/**
+ * Whether the script `name` (bench/NAME.ts under tsx, dist/bench/NAME.mjs bundled) is the one
+ * being run. The URL alone is not enough: a bundle of forward.ts also contains matmul.ts's code,
+ * with forward's import.meta.url.
+ */
+export function isMain(metaUrl: string, name: string): boolean {
+  const script = process.argv[1];
+  if (!script || metaUrl !== pathToFileURL(script).href) return false;
+  return path.basename(script).replace(/\.(ts|mjs|js)$/, '') === name;
 }
 
 export function median(xs: number[]): number {
@@ -126,7 +134,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   await installNavigatorGpu();
   const { Gpu } = await import('../src/gpu/device.js');
   const { Kernels } = await import('../src/gpu/kernels.js');
-  const { MatmulBench } = await import('../src/gpu/autotune.js');
+  const { MatmulBench, DEFAULT_TUNE_VARIANTS } = await import('../src/gpu/autotune.js');
   const gpu = await Gpu.create();
   const software = isSoftwareAdapter(gpu);
   const M = opts.m ?? (software ? 64 : 256);
@@ -138,7 +146,8 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   const peer = opts.peer === false ? { error: 'disabled (--no-peer)' } : await openPeer();
   // 'naive' (one output per invocation) is the fallback baseline when the peer cannot run; it is
   // slow (≈0.1–0.3 GFLOP/s on lavapipe), so it runs by default only then (or with --variants).
-  const variants = opts.variants ?? (['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', ...('error' in peer ? ['naive'] : [])] as MatmulVariant[]);
+  // Every tuned variant (autotune.ts DEFAULT_TUNE_VARIANTS: all but 'naive').
+  const variants = opts.variants ?? ([...DEFAULT_TUNE_VARIANTS, ...('error' in peer ? ['naive'] : [])] as MatmulVariant[]);
   log(`adapter ${gpu.describe()}; M=${M}, ${repeats} repeats after ${warmup} warm-up; peer: ${'error' in peer ? peer.error : `tfjs ${peer.version}`}`);
   const rows = [];
   const t0 = performance.now();
@@ -183,7 +192,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   return result;
 }
 
-if (isMain(import.meta.url)) {
+if (isMain(import.meta.url, 'matmul')) {
   const { values } = parseArgs({
     options: {
       m: { type: 'string' },

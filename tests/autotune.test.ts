@@ -36,7 +36,8 @@ async function checkVariant(variant: MatmulVariant, [M, N, K]: Shape, layout: 'k
 
 describe.each(MATMUL_VARIANTS)('matmul variant %s vs float64 reference', (variant) => {
   const odd: Shape[] = [[1, 1, 1], [7, 13, 5], [33, 65, 31], [70, 129, 100], [3, 257, 9]];
-  const aligned: Shape[] = [[5, 12, 8], [37, 68, 44], [65, 132, 200]];
+  // [131, 260, 36]: several 128×128 tiles of vec4-128 in both directions, a partial last K-step
+  const aligned: Shape[] = [[5, 12, 8], [37, 68, 44], [65, 132, 200], [131, 260, 36]];
   for (const shape of [...odd, ...aligned]) {
     for (const layout of ['kn', 'nk'] as const) {
       for (const dtype of ['f32', 'f16'] as const) {
@@ -56,28 +57,31 @@ describe.each(MATMUL_VARIANTS)('matmul variant %s vs float64 reference', (varian
 });
 
 describe('matmul with offsets and strides (vec4 alignment)', () => {
-  it('vec4 runs on 4-aligned offsets and falls back on unaligned ones, both correct', async () => {
+  it.each([['vec4', 'register'], ['vec4-128', 'shared']] as const)('%s runs on 4-aligned offsets and falls back to %s on unaligned ones, both correct', async (variant, fallback) => {
     const gpu = await testGpu();
-    const k = new Kernels(gpu, 'vec4');
-    const M = 9, N = 16, K = 12, ldX = 20, ldY = 24;
-    for (const [xOff, wOff, expected] of [[4, 8, 'vec4'], [3, 8, 'register'], [4, 2, 'register']] as const) {
+    const k = new Kernels(gpu, variant);
+    const M = 9, N = 16, K = 12, ldX = 20, ldY = 24, biasOff = 3;
+    const bias = randomArray(biasOff + N, 23);
+    const bb = gpu.upload('b', bias);
+    for (const [xOff, wOff, expected] of [[4, 8, variant], [3, 8, fallback], [4, 2, fallback]] as const) {
       const x = randomArray(xOff + M * ldX, 21);
       const w = randomArray(wOff + K * N, 22);
       const xb = gpu.upload('x', x);
       const wb = gpu.upload('w', w);
       const yb = gpu.createBuffer('y', (M * ldY + 4) * 4);
-      const args = { x: xb, w: wb, wDtype: 'f32' as const, y: yb, M, N, K, sK: N, sN: 1, xOff, wOff, ldX, ldY, yOff: 4 };
+      const args = { x: xb, w: wb, wDtype: 'f32' as const, bias: bb, biasOff, y: yb, M, N, K, sK: N, sN: 1, xOff, wOff, ldX, ldY, yOff: 4 };
       expect(k.matmulVariantFor(args)).toBe(expected);
       k.matmul(args);
       const y = await gpu.readF32(yb, 0, M * ldY + 4);
       const xs = new Float32Array(M * K);
       for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) xs[r * K + c] = x[xOff + r * ldX + c];
-      const ref = matmulRef(xs, w.subarray(wOff), M, N, K, N, 1);
+      const ref = matmulRef(xs, w.subarray(wOff), M, N, K, N, 1, bias.subarray(biasOff));
       const got = new Float32Array(M * N);
       for (let r = 0; r < M; r++) for (let c = 0; c < N; c++) got[r * N + c] = y[4 + r * ldY + c];
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
       for (const b of [xb, wb, yb]) b.destroy();
     }
+    bb.destroy();
   });
 });
 
@@ -106,7 +110,7 @@ describe('autotune cache', () => {
     const results = await autotuneMatmul(k, [{ M: 16, N: 64, K: 32, dtype: 'f32' }, { M: 8, N: 36, K: 20, dtype: 'f16', layout: 'nk' }], { repeats: 3 });
     expect(results).toHaveLength(2);
     for (const r of results) {
-      expect(r.timings.map((t) => t.variant)).toEqual(['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared']);
+      expect(r.timings.map((t) => t.variant)).toEqual(['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128']);
       for (const t of r.timings) {
         expect(t.samplesMs).toHaveLength(3);
         expect(t.medianMs).toBeGreaterThanOrEqual(0);

@@ -5,6 +5,8 @@ import { FIXTURE_NAMES, fixtureDir, readReference, tolerance } from './fixtures.
 import { loadModel } from '../src/model/load.js';
 import { runSequences } from '../src/model/run.js';
 import { allHookNames } from '../src/model/hooks.js';
+import { Transformer } from '../src/model/forward.js';
+import { Kernels } from '../src/gpu/kernels.js';
 
 describe.each(FIXTURE_NAMES)('forward pass: %s', (name) => {
   it('matches logits, nll and every reference hook', async () => {
@@ -34,6 +36,38 @@ describe.each(FIXTURE_NAMES)('forward pass: %s', (name) => {
     expect(compared).toBe(3 * 6 + 1);
     await ref.file.close();
     model.destroy();
+  });
+});
+
+// hook_pattern / hook_attn_scores force the simple attention kernel, so the test above runs it in
+// every layer; without them each attention kernel, forced, must reproduce every other hook.
+describe.each(['tiled', 'simple'] as const)('forward pass with %s attention forced', (attention) => {
+  it.each(FIXTURE_NAMES)('%s: logits, nll and the hooks other than pattern / scores', async (name) => {
+    const gpu = await testGpu();
+    const loaded = await loadModel(gpu, fixtureDir(name));
+    const model = new Transformer(gpu, loaded.spec, loaded.weights, new Kernels(gpu, { attention }));
+    const ref = await readReference(name);
+    const hookNames = allHookNames(model.spec).filter((h) => !h.endsWith('hook_pattern') && !h.endsWith('hook_attn_scores'));
+    const result = await runSequences(model, ref.ids, ref.B, ref.T, { hooks: hookNames, logits: true });
+    const logitsRef = await ref.file.readF32('logits');
+    let worst = 0;
+    for (let i = 0; i < logitsRef.length; i++) {
+      worst = Math.max(worst, Math.abs(result.logits![i] - logitsRef[i]) - 1e-4 * Math.abs(logitsRef[i]));
+    }
+    expect(worst).toBeLessThan(tolerance(name, 'logits'));
+    expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance(name, 'nll'));
+    let compared = 0;
+    for (const tensor of ref.file.tensors.keys()) {
+      if (!tensor.startsWith('blocks.') && !tensor.startsWith('ln_final.')) continue;
+      if (tensor.endsWith('hook_pattern') || tensor.endsWith('hook_attn_scores')) continue;
+      const hook = result.hooks.get(tensor);
+      expect(hook, tensor).toBeDefined();
+      expect(maxAbsDiff(hook!.data, await ref.file.readF32(tensor)), tensor).toBeLessThan(tolerance(name, tensor));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(0);
+    await ref.file.close();
+    loaded.destroy();
   });
 });
 

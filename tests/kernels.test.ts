@@ -1,6 +1,7 @@
 // Each WGSL kernel against its float64 CPU reference (src/cpu/reference.ts) on random shapes.
 import { describe, expect, it } from 'vitest';
-import { testKernels, randomArray, maxAbsDiff, rng } from './helpers/gpu.js';
+import { testGpu, testKernels, randomArray, maxAbsDiff, rng } from './helpers/gpu.js';
+import { Kernels } from '../src/gpu/kernels.js';
 import { attentionRef, geluErfRef, geluTanhRef, layernormRef, matmulRef, nllRef, rotaryRef, erf64 } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
 
@@ -105,6 +106,70 @@ describe('attention', () => {
     k.attention({ qk: buf, v: buf, z, redirect, B, T, H, dh, qBase: 0, kBase: d, vBase: 2 * d, rowStrideQK: 3 * d, rowStrideV: 3 * d, headStrideQK: dh, headStrideV: dh });
     const out = await k.gpu.readF32(z, 0, B * T * d);
     for (let i = 0; i < dh; i++) expect(out[4 * d + dh + i]).toBe(qkv[2 * d + dh + i]);
+  });
+});
+
+describe('attention (tiled, forced)', () => {
+  // [q | k | v] rows; 'gpt2': each part head-major (headStride dh), 'neox': per head [q k v] (headStride 3·dh)
+  async function run(variant: 'tiled' | 'simple', B: number, T: number, H: number, dh: number, layout: 'gpt2' | 'neox', redirectRows: number[], seed: number) {
+    const k = new Kernels(await testGpu(), { attention: variant });
+    const d = H * dh;
+    const qkv = randomArray(B * T * 3 * d, seed, 1.5);
+    const [hs, qB, kB, vB] = layout === 'gpt2' ? [dh, 0, d, 2 * d] : [3 * dh, 0, dh, 2 * dh];
+    const q = new Float32Array(B * T * d), kk = new Float32Array(B * T * d), v = new Float32Array(B * T * d);
+    for (let r = 0; r < B * T; r++) for (let h = 0; h < H; h++) for (let i = 0; i < dh; i++) {
+      const o = r * 3 * d + h * hs + i;
+      q[r * d + h * dh + i] = qkv[o + qB]; kk[r * d + h * dh + i] = qkv[o + kB]; v[r * d + h * dh + i] = qkv[o + vB];
+    }
+    const buf = k.gpu.upload('qkv', qkv);
+    const z = k.gpu.createBuffer('z', B * T * d * 4);
+    const redirect = k.gpu.upload('redirect', Uint32Array.from(redirectRows));
+    expect(k.attentionVariantFor({ dh })).toBe(variant);
+    k.attention({ qk: buf, v: buf, z, redirect, B, T, H, dh, qBase: qB, kBase: kB, vBase: vB, rowStrideQK: 3 * d, rowStrideV: 3 * d, headStrideQK: hs, headStrideV: hs });
+    const out = await k.gpu.readF32(z, 0, B * T * d);
+    const ref = attentionRef(q, kk, v, B, T, H, dh).z;
+    for (let b = 0; b < B; b++) {
+      const [h, t] = [redirectRows[2 * b], redirectRows[2 * b + 1]];
+      if (h >= H || t >= T) continue;
+      for (let i = 0; i < dh; i++) ref[(b * T + t) * d + h * dh + i] = v[b * T * d + h * dh + i];
+    }
+    return { out, ref, d };
+  }
+  const NONE = 0xffffffff;
+  it.each([
+    [1, 1, 1, 64, 'gpt2'], [2, 70, 3, 64, 'gpt2'], [3, 33, 2, 80, 'neox'], [1, 130, 2, 24, 'gpt2'], [2, 9, 4, 7, 'neox'], [1, 20, 1, 128, 'neox'],
+  ] as const)('B=%i T=%i H=%i dh=%i %s', async (B, T, H, dh, layout) => {
+    const redirectRows = Array.from({ length: B }, (_, b) => (b % 2 === 0 ? [NONE, NONE] : [H - 1, T - 1])).flat();
+    const { out, ref } = await run('tiled', B, T, H, dh, layout, redirectRows, 11 + T);
+    expect(maxAbsDiff(out, ref)).toBeLessThan(2e-5);
+  });
+
+  it('redirected rows equal the simple kernel\'s exactly (and the rest agree)', async () => {
+    const B = 3, T = 67, H = 2, dh = 16;
+    const redirectRows = [1, 66, 0, 0, NONE, NONE];
+    const tiled = await run('tiled', B, T, H, dh, 'gpt2', redirectRows, 5);
+    const simple = await run('simple', B, T, H, dh, 'gpt2', redirectRows, 5);
+    expect(maxAbsDiff(tiled.out, simple.out)).toBeLessThan(2e-6);
+    for (const [b, h, t] of [[0, 1, 66], [1, 0, 0]]) {
+      const o = (b * T + t) * tiled.d + h * dh;
+      expect(Array.from(tiled.out.subarray(o, o + dh))).toEqual(Array.from(simple.out.subarray(o, o + dh)));
+    }
+  });
+
+  it('falls back to the simple kernel when hook_pattern is written; PLATEAU_ATTENTION is checked', async () => {
+    const k = new Kernels(await testGpu(), { attention: 'tiled' });
+    expect(k.attentionVariantFor({ dh: 64, pattern: k.placeholder })).toBe('simple');
+    expect(k.attentionVariantFor({ dh: 64 })).toBe('tiled');
+    const saved = process.env.PLATEAU_ATTENTION;
+    try {
+      process.env.PLATEAU_ATTENTION = 'simple';
+      expect(new Kernels(await testGpu()).forcedAttention).toBe('simple');
+      expect(new Kernels(await testGpu(), { attention: 'tiled' }).forcedAttention).toBe('tiled');
+      process.env.PLATEAU_ATTENTION = 'flash';
+      expect(() => new Kernels(k.gpu)).toThrow(/PLATEAU_ATTENTION=flash: attention variant.*expected one of tiled, simple/);
+    } finally {
+      if (saved === undefined) delete process.env.PLATEAU_ATTENTION; else process.env.PLATEAU_ATTENTION = saved;
+    }
   });
 });
 

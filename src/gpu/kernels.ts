@@ -5,9 +5,11 @@ import type { Gpu, KernelWork } from './device.js';
 import type { StorageDType } from './tensor.js';
 import matmulRegisterSrc from '../../shaders/matmul-register.wgsl';
 import matmulSharedSrc from '../../shaders/matmul-shared.wgsl';
+import matmulVec4x128Src from '../../shaders/matmul-vec4-128.wgsl';
 import layernormSrc from '../../shaders/layernorm.wgsl';
 import geluSrc from '../../shaders/gelu.wgsl';
 import attentionSrc from '../../shaders/attention.wgsl';
+import attentionTiledSrc from '../../shaders/attention-tiled.wgsl';
 import rotarySrc from '../../shaders/rotary.wgsl';
 import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
@@ -23,9 +25,12 @@ import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './auto
  * 'register-8x8': the register scheme with 8×8 outputs per invocation (64×64 per workgroup);
  * 'vec4', 'vec4-8x8': register tiles (4×4, 8×8) with vec4 loads of X and W — they need K, the
  *   strides and offsets to be multiples of 4 and otherwise fall back to 'register' / 'register-8x8';
+ * 'vec4-128': shaders/matmul-vec4-128.wgsl, 128×128 workgroup tiles (8×8 outputs per invocation)
+ *   through double-buffered vec4 workgroup memory with register prefetch, aimed at real GPUs; same
+ *   alignment needs as the vec4 variants, falls back to 'shared';
  * 'naive': one output per invocation, the baseline.
  */
-export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'naive'] as const;
+export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'naive'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export function isMatmulVariant(name: string): name is MatmulVariant {
@@ -48,10 +53,16 @@ const TILED: Partial<Record<MatmulVariant, TiledSpec>> = {
   'vec4-8x8': { tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: true, fallback: 'register-8x8' },
 };
 
+/** What runs instead of each vec4 variant when the arguments do not meet its alignment. */
+const VEC4_FALLBACK: Partial<Record<MatmulVariant, MatmulVariant>> = {
+  vec4: TILED.vec4!.fallback,
+  'vec4-8x8': TILED['vec4-8x8']!.fallback,
+  'vec4-128': 'shared',
+};
+
 /** Whether `variant` can run these arguments as they are (vec4 variants need 4-aligned K, strides and offsets). */
 export function matmulSupports(variant: MatmulVariant, a: Pick<MatmulArgs, 'N' | 'K' | 'sK' | 'sN' | 'wOff' | 'ldX' | 'xOff'>): boolean {
-  const spec = TILED[variant];
-  if (!spec?.vec4) return true;
+  if (!VEC4_FALLBACK[variant]) return true;
   const a4 = (v: number | undefined) => (v ?? 0) % 4 === 0;
   if (!a4(a.K) || !a4(a.ldX ?? a.K) || !a4(a.xOff) || !a4(a.wOff)) return false;
   if (a.sN === 1) return a4(a.N) && a4(a.sK); // W [K, N]: vec4 along n
@@ -119,11 +130,7 @@ ${entry}
 }
 `, { w: dtype });
   }
-  const w4 = dtype === 'f32'
-    ? `@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
-fn load_w4(e4: u32) -> vec4<f32> { return w[e4]; }`
-    : `@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
-fn load_w4(e4: u32) -> vec4<f32> { let q = w[e4]; return vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y)); }`;
+  const w4 = weightVec4Binding(dtype);
   const xrows = `  var xrow: array<u32, TM>;
   for (var i = 0u; i < TM; i++) { xrow[i] = (p.xOff + min(row0 + i, p.M - 1u) * p.ldX) >> 2u; }
   let K4 = p.K >> 2u;`;
@@ -173,6 +180,25 @@ ${xrows}
 `;
 }
 
+/** Binding 1 as W read four elements at a time: `load_w4(e4)` = W elements 4·e4 .. 4·e4+3 (f16: two packed u32). */
+function weightVec4Binding(dtype: StorageDType): string {
+  return dtype === 'f32'
+    ? `@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+fn load_w4(e4: u32) -> vec4<f32> { return w[e4]; }`
+    : `@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
+fn load_w4(e4: u32) -> vec4<f32> { let q = w[e4]; return vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y)); }`;
+}
+
+/** shaders/matmul-vec4-128.wgsl specialised for a weight dtype and layout ('kn': W [K, N]; 'nk': W [N, K]). */
+export function matmulVec4x128Source(dtype: StorageDType, layout: 'kn' | 'nk'): string {
+  const marker = '//#weight4 w 1';
+  const layoutLine = 'const W_KN: bool = true;';
+  if (!matmulVec4x128Src.includes(marker) || !matmulVec4x128Src.includes(layoutLine)) throw new Error('matmul-vec4-128.wgsl: specialisation markers missing');
+  return matmulVec4x128Src
+    .replace(marker, weightVec4Binding(dtype))
+    .replace(layoutLine, `const W_KN: bool = ${layout === 'kn'};`);
+}
+
 /** One output per invocation, no tiling: the baseline the others are measured against. */
 export function matmulNaiveSource(dtype: StorageDType): string {
   return specializeWeights(`// generated: matmul naive, one output per invocation, workgroup 16x16
@@ -202,6 +228,8 @@ export interface KernelsOptions {
   matmul?: MatmulVariant;
   /** Consult the autotune cache (default true; PLATEAU_AUTOTUNE=off also disables it). */
   autotune?: boolean;
+  /** Force one attention kernel (else: PLATEAU_ATTENTION, then the adapter default, see attentionVariantFor). */
+  attention?: AttentionVariant;
 }
 
 /** Replaces each `//#weight NAME BINDING` line by a binding of f32 or packed-f16 storage and a loader `load_NAME(e)`. */
@@ -255,6 +283,29 @@ export function isSoftwareAdapter(gpu: Gpu): boolean {
   return gpu.adapter.architecture === 'software' || /swiftshader|llvmpipe/i.test(gpu.adapter.description + gpu.adapter.architecture);
 }
 
+/**
+ * Attention kernels: 'simple' is shaders/attention.wgsl (one invocation per query, K/V read from
+ * global memory; the only one that writes hook_pattern / hook_attn_scores); 'tiled' is
+ * shaders/attention-tiled.wgsl (64 queries per workgroup, K/V tiles in workgroup memory).
+ */
+export const ATTENTION_VARIANTS = ['tiled', 'simple'] as const;
+export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
+
+/** The explicit choice, else PLATEAU_ATTENTION, else null; throws on unknown names. */
+export function resolveAttentionVariant(explicit?: string): AttentionVariant | null {
+  const fromEnv = typeof process !== 'undefined' ? process.env?.PLATEAU_ATTENTION?.trim() : undefined;
+  const v = explicit ?? (fromEnv || undefined);
+  if (v === undefined) return null;
+  if (!(ATTENTION_VARIANTS as readonly string[]).includes(v)) {
+    const what = explicit !== undefined ? `attention variant "${v}"` : `PLATEAU_ATTENTION=${v}: attention variant`;
+    throw new Error(`unknown ${what} (expected one of ${ATTENTION_VARIANTS.join(', ')})`);
+  }
+  return v as AttentionVariant;
+}
+
+/** Largest head size the tiled attention is chosen for by default (its q and z live in registers). */
+const TILED_ATTENTION_MAX_DH = 128;
+
 export class Kernels {
   readonly gpu: Gpu;
   /** The per-adapter default variant, used for shapes the autotune cache does not cover. */
@@ -264,6 +315,8 @@ export class Kernels {
   /** Per-shape choices from the autotune cache for this adapter, or null (refreshed by reloadAutotune()). */
   matmulChooser: MatmulChooser | null;
   private readonly useAutotune: boolean;
+  /** An attention kernel forced for every call (constructor option or PLATEAU_ATTENTION), or null. */
+  forcedAttention: AttentionVariant | null;
   private dummy: GPUBuffer;
   /** A second placeholder: two unused writable bindings must not alias one buffer. */
   private dummy2: GPUBuffer;
@@ -278,6 +331,7 @@ export class Kernels {
     if (this.forcedMatmul && !isMatmulVariant(this.forcedMatmul)) {
       throw new Error(`unknown matmul variant "${this.forcedMatmul}" (expected one of ${MATMUL_VARIANTS.join(', ')})`);
     }
+    this.forcedAttention = resolveAttentionVariant(opts.attention);
     this.useAutotune = opts.autotune !== false;
     this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(gpu);
     this.dummy = gpu.createBuffer('dummy', 16);
@@ -299,7 +353,7 @@ export class Kernels {
     let v = variant ?? this.forcedMatmul
       ?? this.matmulChooser?.choose(a.M, a.N, a.K, a.wDtype, a.sN === 1 ? 'kn' : 'nk')
       ?? this.matmulVariant;
-    if (!matmulSupports(v, a)) v = TILED[v]?.fallback ?? 'register';
+    if (!matmulSupports(v, a)) v = VEC4_FALLBACK[v] ?? 'register';
     return v;
   }
 
@@ -308,12 +362,15 @@ export class Kernels {
     variant = this.matmulVariantFor(a, variant);
     const tiled = TILED[variant];
     const layout = a.sN === 1 ? 'kn' : 'nk';
-    const key = tiled?.vec4 ? `matmul-${variant}-${layout}-${a.wDtype}` : `matmul-${variant}-${a.wDtype}`;
+    const key = VEC4_FALLBACK[variant] ? `matmul-${variant}-${layout}-${a.wDtype}` : `matmul-${variant}-${a.wDtype}`;
     let pipeline: GPUComputePipeline;
     let groups: [number, number];
     if (tiled) {
       pipeline = this.gpu.pipeline(key, () => matmulTiledSource(tiled, a.wDtype, layout));
       groups = [Math.ceil(a.N / (tiled.wgX * tiled.tn)), Math.ceil(a.M / (tiled.wgY * tiled.tm))];
+    } else if (variant === 'vec4-128') {
+      pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout));
+      groups = [Math.ceil(a.N / 128), Math.ceil(a.M / 128)];
     } else if (variant === 'naive') {
       pipeline = this.gpu.pipeline(key, () => matmulNaiveSource(a.wDtype));
       groups = [Math.ceil(a.N / 16), Math.ceil(a.M / 16)];
@@ -350,19 +407,57 @@ export class Kernels {
     this.gpu.dispatch(`gelu-${kind}`, pipeline, [x, y], [Math.min(groups, 65535), Math.ceil(groups / 65535)], { words: [n] }, { flops: 20 * n, bytes: 8 * n });
   }
 
+  /**
+   * The attention kernel attention() runs: 'simple' whenever hook_pattern or hook_attn_scores is
+   * written; else the forced one; else 'tiled' up to dh = 128 (beyond, its per-invocation q and z
+   * would spill), on GPUs and on CPU adapters alike (lavapipe, 2 cores: tiled 1.6–1.9× faster
+   * than simple at T = 128–256, dh = 64).
+   */
+  attentionVariantFor(a: { dh: number; pattern?: GPUBuffer; scores?: GPUBuffer }): AttentionVariant {
+    if (a.pattern || a.scores) return 'simple';
+    if (this.forcedAttention) return this.forcedAttention;
+    return a.dh > TILED_ATTENTION_MAX_DH ? 'simple' : 'tiled';
+  }
+
+  /**
+   * z = causal softmax(q·kᵀ·scale)·v per (sequence, head), scale = 1/√dh; optional hook_pattern /
+   * hook_attn_scores [B, H, T, T]; redirect [B, 2] = (head, query) made one-hot on key 0.
+   * Kernel choice: attentionVariantFor(); the profiler sees 'attention-dh<DH>' (simple) or 'attention-dh<DH>-tiled'.
+   */
   attention(a: {
     qk: GPUBuffer; v: GPUBuffer; z: GPUBuffer; pattern?: GPUBuffer; scores?: GPUBuffer; redirect: GPUBuffer;
     B: number; T: number; H: number; dh: number;
     qBase: number; kBase: number; vBase: number; rowStrideQK: number; rowStrideV: number; headStrideQK: number; headStrideV: number;
   }): void {
     const DH = Math.ceil(a.dh / 4) * 4;
-    const key = `attention-dh${DH}`;
-    const pipeline = this.gpu.pipeline(key, () => attentionSrc.replace('/*DH*/64u', `${DH}u`));
-    this.gpu.dispatch(key, pipeline, [a.qk, a.v, a.z, a.pattern ?? this.dummy, a.scores ?? this.dummy2, a.redirect], [Math.ceil(a.T / 64), a.H, a.B], {
+    const variant = this.attentionVariantFor(a);
+    let key: string;
+    let pipeline: GPUComputePipeline;
+    let buffers: (GPUBuffer | null)[];
+    if (variant === 'tiled') {
+      // K and V tiles of BK keys × DH floats: 2·BK·DH·4 bytes ≤ 16 KiB (WebGPU's default limit).
+      const BK = Math.max(4, Math.min(32, 2 ** Math.floor(Math.log2(16384 / (8 * DH)))));
+      key = `attention-dh${DH}-tiled`;
+      // CPU adapters get run-time feature-loop bounds: fully unrolled, lavapipe took ~40 s to compile dh = 64.
+      const n4 = isSoftwareAdapter(this.gpu) ? '((p.dh + 3u) / 4u)' : 'DH4';
+      pipeline = this.gpu.pipeline(key, () => attentionTiledSrc.replace('/*DH*/64u', `${DH}u`).replace('/*BK*/32u', `${BK}u`).replace('/*N4*/DH4', n4));
+      buffers = [a.qk, a.v, a.z, null, null, a.redirect];
+    } else {
+      key = `attention-dh${DH}`;
+      pipeline = this.gpu.pipeline(key, () => attentionSrc.replace('/*DH*/64u', `${DH}u`));
+      buffers = [a.qk, a.v, a.z, a.pattern ?? this.dummy, a.scores ?? this.dummy2, a.redirect];
+    }
+    this.gpu.dispatch(key, pipeline, buffers, [Math.ceil(a.T / 64), a.H, a.B], {
       words: [a.B, a.T, a.H, a.dh, a.qBase, a.kBase, a.vBase, a.rowStrideQK, a.rowStrideV, a.headStrideQK, a.headStrideV,
         a.pattern ? 1 : 0, a.scores ? 1 : 0, 1 / Math.sqrt(a.dh)],
       floatMask: [false, false, false, false, false, false, false, false, false, false, false, false, false, true],
-    }, { flops: 2 * a.B * a.H * a.T * a.T * a.dh, bytes: 4 * a.B * a.T * a.H * a.dh * (2 + a.T) });
+    }, {
+      flops: 2 * a.B * a.H * a.T * a.T * a.dh,
+      // tiled: q and z once, K and V once per 64-query block up to its diagonal
+      bytes: variant === 'tiled'
+        ? 4 * a.B * a.H * a.dh * (2 * a.T + 64 * Math.ceil(a.T / 64) * (Math.ceil(a.T / 64) + 1))
+        : 4 * a.B * a.T * a.H * a.dh * (2 + a.T),
+    });
   }
 
   rotary(a: { qkv: GPUBuffer; cosSin: GPUBuffer; positions: GPUBuffer; out: GPUBuffer; rows: number; H: number; dh: number; rot: number; ldQKV: number; qBase: number; kBase: number; headStride: number }): void {

@@ -1,0 +1,186 @@
+// matmul-vec4-128: Y = X · W (+ bias), 128 × 128 output tiles through vec4 workgroup memory (for GPUs).
+//
+// Bindings and Params: as matmul-register.wgsl (x, w, bias, y, p), except that x is read as
+//   array<vec4<f32>> and w four elements at a time through load_w4 (f32: array<vec4<f32>>; f16:
+//   array<vec2<u32>>, four packed halves), both spliced in by kernels.ts at `//#weight4`, which also
+//   sets W_KN per layout (true: W [K, N], sN = 1, read along n; false: W [N, K], sK = 1, read along k).
+// Needs (kernels.ts matmulSupports, else 'shared' runs): K, ldX, xOff, wOff multiples of 4; W [K, N]:
+//   N and sK multiples of 4; W [N, K]: sN a multiple of 4. Any M, N, K otherwise (loads beyond the
+//   edges read zeros, stores are masked).
+// Tile: 128 × 128 outputs per workgroup of 16×16 invocations. Invocation (tx, ty) owns rows
+//   4ty..4ty+3 and 64+4ty..+3 and columns 4tx..4tx+3 and 64+4tx..+3 (8 × 8 outputs in 16 vec4
+//   registers): per k it reads two vec4 of As and two of Bs, and a warp's reads are one broadcast
+//   address (As) or 16 consecutive vec4 (Bs), free of bank conflicts.
+//   K is walked in steps of BK = 8 through As[k][m] (the X tile transposed, k-major, vec4 along m)
+//   and Bs[k][n] (vec4 along n), double-buffered: 2 × 2 × 8 KiB = 16 KiB, the WebGPU default limit.
+//   Each step first loads the next K-step from global memory into registers (one vec4 of X and one
+//   of W per invocation), then runs the 8 × 64 FMAs of the current step from workgroup memory, then
+//   stores the registers into the other buffer: one barrier per step, global latency under the FMAs.
+//   The loop runs two steps (buffers 0, 1) per iteration and indexes the tiles as [buffer][k][vec4]
+//   so that, once the driver unrolls the constant-count b and k loops, every workgroup read has a
+//   constant offset from a per-invocation base (bounds clamps fold, no address arithmetic per read).
+// Dispatch: (ceil(N / 128), ceil(M / 128), 1).
+struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+//#weight4 w 1
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+const W_KN: bool = true;
+const BM: u32 = 128u; // rows and columns of the output tile
+const BK: u32 = 8u;
+var<workgroup> As: array<array<array<vec4<f32>, 32>, BK>, 2>; // [buffer][k][rows m / 4]
+var<workgroup> Bs: array<array<array<vec4<f32>, 32>, BK>, 2>; // [buffer][k][columns n / 4]
+
+// Transposed store into buffer b of 4 consecutive k (quad q) of row / column r: four scalar writes;
+// a warp holds 32 consecutive r with one q, so each write hits 32 distinct banks.
+fn store_a_t(b: u32, r: u32, q: u32, v: vec4<f32>) {
+  let m4 = r >> 2u;
+  let c = r & 3u;
+  As[b][4u * q][m4][c] = v.x;
+  As[b][4u * q + 1u][m4][c] = v.y;
+  As[b][4u * q + 2u][m4][c] = v.z;
+  As[b][4u * q + 3u][m4][c] = v.w;
+}
+
+fn store_b_t(b: u32, r: u32, q: u32, v: vec4<f32>) {
+  let n4 = r >> 2u;
+  let c = r & 3u;
+  Bs[b][4u * q][n4][c] = v.x;
+  Bs[b][4u * q + 1u][n4][c] = v.y;
+  Bs[b][4u * q + 2u][n4][c] = v.z;
+  Bs[b][4u * q + 3u][n4][c] = v.w;
+}
+
+// Stores the prefetched registers into buffer b.
+fn store_tiles(b: u32, lr: u32, lq: u32, wk: u32, wn4: u32, xv: vec4<f32>, wv: vec4<f32>) {
+  store_a_t(b, lr, lq, xv);
+  if (W_KN) { Bs[b][wk][wn4] = wv; } else { store_b_t(b, lr, lq, wv); }
+}
+
+// Y[r, c0 .. c0+3] = v (+ bias), masked at M and N.
+fn store_y(r: u32, c0: u32, v: vec4<f32>) {
+  if (r >= p.M) { return; }
+  let base = p.yOff + r * p.ldY;
+  for (var j = 0u; j < 4u; j++) {
+    let c = c0 + j;
+    if (c < p.N) {
+      var o = v[j];
+      if (p.hasBias == 1u) { o += bias[p.biasOff + c]; }
+      y[base + c] = o;
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * 16u + tx;
+  let rowBase = wg.y * BM;
+  let colBase = wg.x * BM;
+
+  // Loader roles for the transposed tiles (X, and W [N, K]): quad lq (k = 4lq..4lq+3) of row lr.
+  let lr = tid & 127u;
+  let lq = tid >> 7u;
+  let xRow = rowBase + lr;
+  let xOk = xRow < p.M;
+  let xBase = (p.xOff >> 2u) + xRow * (p.ldX >> 2u) + lq; // vec4 index at k = 0 (read only when xOk)
+  // W [K, N]: the vec4 of columns 4·wn4.. at k = wk (a warp: one contiguous 512-byte row segment).
+  // W [N, K]: like X, column colBase + lr, k quad lq.
+  var wOk = false;
+  var wk = 0u; // k of the loaded vec4 (its first k for W [N, K]) within the step
+  var wBase = 0u; // vec4 index at k = 0
+  var wStep = 0u; // vec4 per K-step
+  var wn4 = 0u;
+  if (W_KN) {
+    wk = tid >> 5u;
+    wn4 = tid & 31u;
+    let col = colBase + 4u * wn4;
+    wOk = col < p.N;
+    wBase = (p.wOff + wk * p.sK + col) >> 2u;
+    wStep = BK * (p.sK >> 2u);
+  } else {
+    wk = 4u * lq;
+    let n = colBase + lr;
+    wOk = n < p.N;
+    wBase = ((p.wOff + n * p.sN) >> 2u) + lq;
+    wStep = BK / 4u;
+  }
+
+  // Prologue: K-step 0 into buffer 0.
+  var xv = vec4<f32>(0.0);
+  var wv = vec4<f32>(0.0);
+  if (xOk && 4u * lq < p.K) { xv = x[xBase]; }
+  if (wOk && wk < p.K) { wv = load_w4(wBase); }
+  store_tiles(0u, lr, lq, wk, wn4, xv, wv);
+  workgroupBarrier();
+
+  // acc[2i + h]: row 4ty + i (i < 4) or 64 + 4ty + i - 4, columns 4tx.. (h = 0) or 64 + 4tx.. (h = 1).
+  var acc = array<vec4<f32>, 16>();
+  let nSteps = (p.K + BK - 1u) / BK;
+  for (var t = 0u; t < nSteps; t += 2u) {
+    for (var b = 0u; b < 2u; b++) {
+      let s = t + b; // K-step s lives in buffer b = s % 2
+      if (s >= nSteps) { break; }
+      let hasNext = s + 1u < nSteps;
+      // Register prefetch of step s + 1 (zeros beyond the edges).
+      xv = vec4<f32>(0.0);
+      wv = vec4<f32>(0.0);
+      if (hasNext) {
+        let k0 = (s + 1u) * BK;
+        if (xOk && k0 + 4u * lq < p.K) { xv = x[xBase + (s + 1u) * (BK / 4u)]; }
+        if (wOk && k0 + wk < p.K) { wv = load_w4(wBase + (s + 1u) * wStep); }
+      }
+      for (var k = 0u; k < BK; k++) {
+        let a0 = As[b][k][ty];
+        let a1 = As[b][k][16u + ty];
+        let b0 = Bs[b][k][tx];
+        let b1 = Bs[b][k][16u + tx];
+        acc[0] = fma(vec4<f32>(a0.x), b0, acc[0]);
+        acc[1] = fma(vec4<f32>(a0.x), b1, acc[1]);
+        acc[2] = fma(vec4<f32>(a0.y), b0, acc[2]);
+        acc[3] = fma(vec4<f32>(a0.y), b1, acc[3]);
+        acc[4] = fma(vec4<f32>(a0.z), b0, acc[4]);
+        acc[5] = fma(vec4<f32>(a0.z), b1, acc[5]);
+        acc[6] = fma(vec4<f32>(a0.w), b0, acc[6]);
+        acc[7] = fma(vec4<f32>(a0.w), b1, acc[7]);
+        acc[8] = fma(vec4<f32>(a1.x), b0, acc[8]);
+        acc[9] = fma(vec4<f32>(a1.x), b1, acc[9]);
+        acc[10] = fma(vec4<f32>(a1.y), b0, acc[10]);
+        acc[11] = fma(vec4<f32>(a1.y), b1, acc[11]);
+        acc[12] = fma(vec4<f32>(a1.z), b0, acc[12]);
+        acc[13] = fma(vec4<f32>(a1.z), b1, acc[13]);
+        acc[14] = fma(vec4<f32>(a1.w), b0, acc[14]);
+        acc[15] = fma(vec4<f32>(a1.w), b1, acc[15]);
+      }
+      // Buffer 1 - b was last read in step s - 1, which every invocation finished before the
+      // barrier that ended it.
+      if (hasNext) { store_tiles(1u - b, lr, lq, wk, wn4, xv, wv); }
+      workgroupBarrier();
+    }
+  }
+
+  let r0 = rowBase + 4u * ty;
+  let r1 = rowBase + 64u + 4u * ty;
+  let c0 = colBase + 4u * tx;
+  let c1 = colBase + 64u + 4u * tx;
+  store_y(r0, c0, acc[0]);
+  store_y(r0, c1, acc[1]);
+  store_y(r0 + 1u, c0, acc[2]);
+  store_y(r0 + 1u, c1, acc[3]);
+  store_y(r0 + 2u, c0, acc[4]);
+  store_y(r0 + 2u, c1, acc[5]);
+  store_y(r0 + 3u, c0, acc[6]);
+  store_y(r0 + 3u, c1, acc[7]);
+  store_y(r1, c0, acc[8]);
+  store_y(r1, c1, acc[9]);
+  store_y(r1 + 1u, c0, acc[10]);
+  store_y(r1 + 1u, c1, acc[11]);
+  store_y(r1 + 2u, c0, acc[12]);
+  store_y(r1 + 2u, c1, acc[13]);
+  store_y(r1 + 3u, c0, acc[14]);
+  store_y(r1 + 3u, c1, acc[15]);
+}
