@@ -4,6 +4,9 @@
 // folders (config.json + model.safetensors) and loaded with the real loader.
 //
 //   npx tsx bench/forward.ts [--layers 12] [--batch 8] [--seq 512] [--repeats 5] [--models gpt2,pythia] [--matmul VARIANT]
+//     [--attention tiled,simple]
+// --attention: time each listed attention kernel on the same model in the same run (ratios in
+// `attentionRatios`: ms per forward with simple / with tiled).
 //
 // Defaults on a software adapter (lavapipe): 2 layers instead of 12 (full width and vocabulary),
 // batch 1 × 128 tokens, 2 timed forwards. Prints one JSON object to stdout.
@@ -116,6 +119,8 @@ export interface ForwardBenchOptions {
   models?: RandomArch[];
   /** Force a matmul variant (as PLATEAU_MATMUL does); default: the autotune cache, else the adapter default. */
   matmul?: string;
+  /** Attention kernels to time one after the other on each model (default: the adapter's choice only). */
+  attention?: ('tiled' | 'simple')[];
 }
 
 export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<object> {
@@ -134,51 +139,66 @@ export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<o
   const repeats = opts.repeats ?? (software ? 2 : 5);
   const models = opts.models ?? ['gpt2', 'pythia'];
   log(`adapter ${gpu.describe()}; ${layers} layers, ${B}×${T} tokens, ${repeats} timed forwards`);
-  const results = [];
+  const results: { model: string; attention: string; msPerForward: number; [k: string]: unknown }[] = [];
   for (const arch of models) {
     const dir = mkdtempSync(path.join(os.tmpdir(), `plateau-bench-${arch}-`));
     try {
       const { bytes } = await writeRandomModel(dir, { arch, layers });
       const model = await loadModel(gpu, dir);
       const ids = Array.from({ length: B * T }, (_, i) => (i * 7919) % model.spec.vocab);
-      await runSequences(model, ids, B, T); // warm-up (pipeline compilation)
-      const profiler = Profiler.attach(gpu);
-      const wall: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        await runSequences(model, ids, B, T);
-        wall.push(performance.now() - t0);
+      for (const attention of opts.attention ?? [null]) {
+        model.kernels.forcedAttention = attention;
+        await runSequences(model, ids, B, T); // warm-up (pipeline compilation)
+        const profiler = Profiler.attach(gpu);
+        const wall: number[] = [];
+        for (let r = 0; r < repeats; r++) {
+          const t0 = performance.now();
+          await runSequences(model, ids, B, T);
+          wall.push(performance.now() - t0);
+        }
+        const report = await profiler.collect();
+        profiler.detach();
+        const wallMs = wall.reduce((a, b) => a + b, 0) / repeats;
+        const gpuMs = report.gpuSumMs / repeats;
+        const flopsPerForward = report.dispatches.reduce((s, d) => s + d.flops, 0) / repeats;
+        const row = {
+          model: arch === 'gpt2' ? 'gpt2-small-shaped' : 'pythia-160m-shaped',
+          weights: model.weights.storage,
+          layers, fullLayers: 12, dModel: model.spec.dModel, vocab: model.spec.vocab,
+          batch: B, seq: T, checkpointBytes: bytes,
+          matmul: model.kernels.forcedMatmul ?? (model.kernels.matmulChooser ? 'autotuned' : model.kernels.matmulVariant),
+          attention: attention ?? 'default',
+          msPerForward: round(wallMs, 1),
+          gpuMsPerForward: round(gpuMs, 1),
+          tokensPerSecond: round((B * T) / (wallMs / 1000), 1),
+          gflopsEffective: round(flopsPerForward / (gpuMs * 1e6), 2),
+          topKernels: report.kernels.slice(0, 4).map((k) => ({ kernel: k.kernel, share: round(k.share, 3), gflops: round(k.gflops, 2) })),
+        };
+        log(`${row.model}: ${row.tokensPerSecond} tokens/s (${row.msPerForward} ms per forward, GPU ${row.gpuMsPerForward} ms)`);
+        results.push(row);
       }
-      const report = await profiler.collect();
-      profiler.detach();
-      const wallMs = wall.reduce((a, b) => a + b, 0) / repeats;
-      const gpuMs = report.gpuSumMs / repeats;
-      const flopsPerForward = report.dispatches.reduce((s, d) => s + d.flops, 0) / repeats;
-      const row = {
-        model: arch === 'gpt2' ? 'gpt2-small-shaped' : 'pythia-160m-shaped',
-        weights: model.weights.storage,
-        layers, fullLayers: 12, dModel: model.spec.dModel, vocab: model.spec.vocab,
-        batch: B, seq: T, checkpointBytes: bytes,
-        matmul: model.kernels.forcedMatmul ?? (model.kernels.matmulChooser ? 'autotuned' : model.kernels.matmulVariant),
-        msPerForward: round(wallMs, 1),
-        gpuMsPerForward: round(gpuMs, 1),
-        tokensPerSecond: round((B * T) / (wallMs / 1000), 1),
-        gflopsEffective: round(flopsPerForward / (gpuMs * 1e6), 2),
-        topKernels: report.kernels.slice(0, 4).map((k) => ({ kernel: k.kernel, share: round(k.share, 3), gflops: round(k.gflops, 2) })),
-      };
-      log(`${row.model}: ${row.tokensPerSecond} tokens/s (${row.msPerForward} ms per forward, GPU ${row.gpuMsPerForward} ms)`);
-      results.push(row);
       model.destroy();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  const out = { bench: 'forward', adapter: gpu.describe(), date: new Date().toISOString(), note: layers < 12 ? `${layers} of 12 layers (full width and vocabulary) to fit the adapter's speed` : 'full depth', models: results };
+  const attentionRatios = Object.fromEntries(models.flatMap((arch) => {
+    const rows = results.filter((r) => r.model.startsWith(arch));
+    const ms = (a: string) => rows.find((r) => r.attention === a)?.msPerForward;
+    const simple = ms('simple'), tiled = ms('tiled');
+    return simple && tiled ? [[rows[0].model, round(simple / tiled, 2)]] : [];
+  }));
+  const out = {
+    bench: 'forward', adapter: gpu.describe(), date: new Date().toISOString(),
+    note: layers < 12 ? `${layers} of 12 layers (full width and vocabulary) to fit the adapter's speed` : 'full depth',
+    models: results,
+    ...(Object.keys(attentionRatios).length ? { attentionRatios } : {}),
+  };
   gpu.destroy();
   return out;
 }
 
-if (isMain(import.meta.url)) {
+if (isMain(import.meta.url, 'forward')) {
   const { values } = parseArgs({
     options: {
       layers: { type: 'string' },
@@ -187,6 +207,7 @@ if (isMain(import.meta.url)) {
       repeats: { type: 'string' },
       models: { type: 'string' },
       matmul: { type: 'string' },
+      attention: { type: 'string' },
     },
   });
   const num = (v?: string) => (v ? Number(v) : undefined);
@@ -194,6 +215,10 @@ if (isMain(import.meta.url)) {
     layers: num(values.layers), batch: num(values.batch), seq: num(values.seq), repeats: num(values.repeats),
     models: values.models?.split(',') as RandomArch[] | undefined,
     matmul: values.matmul,
+    attention: values.attention?.split(',').map((a) => {
+      if (a !== 'tiled' && a !== 'simple') throw new Error(`--attention: expected tiled and/or simple, got "${a}"`);
+      return a;
+    }),
   });
   console.log(JSON.stringify(result, null, 1));
   process.exit(0);

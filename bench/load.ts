@@ -86,7 +86,7 @@ export async function runLoadBench(opts: LoadBenchOptions = {}): Promise<object>
   return out;
 }
 
-if (isMain(import.meta.url)) {
+if (isMain(import.meta.url, 'load')) {
   const { values } = parseArgs({ options: { layers: { type: 'string' }, repeats: { type: 'string' }, models: { type: 'string' } } });
   const result = await runLoadBench({
     layers: values.layers ? Number(values.layers) : undefined,

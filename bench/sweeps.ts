@@ -4,11 +4,16 @@
 // head sweep against cached keys/values vs naive re-forwards (a sample, extrapolated).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
 //     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
+//     [--repeats R] [--compare-bounds]
+// --repeats: the forward and the closed-form sweep are timed R times, medians reported (default 3
+// on a GPU, 1 on a software adapter). --compare-bounds: also times the closed form with exact
+// per-pair maxima (PLATEAU_PAIR_BOUNDS=exact, a second pass per chunk) in the same run.
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Gpu } from '../src/gpu/device.js';
 import { loadModel } from '../src/model/load.js';
+import { isSoftwareAdapter } from '../src/gpu/kernels.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import type { Strategy } from '../src/interventions/plan.js';
@@ -62,9 +67,24 @@ await model.forward({ ids, batch: B, seq: T });
 await runAll(await neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: [0] }, 'final-layer-closed-form'));
 await runAll(await headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'bos' }, 'single-position-cached'), 1);
 
-const forward = await timed(gpu, () => model.forward({ ids, batch: B, seq: T }));
-const fastNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' }, 'final-layer-closed-form'));
-const fastNeurons = { ms: fastNeuronRun.setupMs + fastNeuronRun.computeMs };
+const repeats = Number(flag('repeats', isSoftwareAdapter(gpu) ? '1' : '3'));
+/** The run with the median total time of `repeats` runs. */
+async function median<T>(run: () => Promise<T>, total: (r: T) => number): Promise<T> {
+  const runs: T[] = [];
+  for (let i = 0; i < repeats; i++) runs.push(await run());
+  return runs.sort((a, b) => total(a) - total(b))[Math.floor(runs.length / 2)];
+}
+const forward = await median(() => timed(gpu, () => model.forward({ ids, batch: B, seq: T })), (r) => r.ms);
+const closedForm = () => timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' }, 'final-layer-closed-form'));
+const sweepTotal = (r: { setupMs: number; computeMs: number }) => r.setupMs + r.computeMs;
+const fastNeuronRun = await median(closedForm, sweepTotal);
+const fastNeurons = { ms: sweepTotal(fastNeuronRun) };
+let exactBoundsRun: { setupMs: number; computeMs: number } | null = null;
+if (process.argv.includes('--compare-bounds')) {
+  process.env.PLATEAU_PAIR_BOUNDS = 'exact';
+  exactBoundsRun = await median(closedForm, sweepTotal);
+  delete process.env.PLATEAU_PAIR_BOUNDS;
+}
 const sample = Array.from({ length: naiveNeurons }, (_, k) => Math.floor((k * spec.dMlp) / naiveNeurons));
 const naiveNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: sample }, 'naive'));
 // The naive path pays its setup (clean run, means) once and one forward per neuron.
@@ -83,20 +103,25 @@ console.log(JSON.stringify({
   bench: 'sweeps',
   date: new Date().toISOString(),
   adapter: gpu.describe(),
-  shape: { name: shapeName, ...shape, dMlp: spec.dMlp },
+  shape: flag('model', '')
+    ? { model: flag('model', ''), arch: spec.arch, dModel: spec.dModel, nLayers: spec.nLayers, nHeads: spec.nHeads, vocab: spec.vocab, dMlp: spec.dMlp }
+    : { name: shapeName, ...shape, dMlp: spec.dMlp },
   tokens, batch: B, seq: T,
   ms_per_token: {
     forward: perToken(forward.ms),
     neurons_closed_form: perToken(fastNeurons.ms),
+    ...(exactBoundsRun ? { neurons_closed_form_exact_bounds: perToken(sweepTotal(exactBoundsRun)) } : {}),
     neurons_naive_extrapolated: perToken(naiveNeuronMs),
     heads_bos_single_position: perToken(fastHeads.ms),
     heads_bos_naive_extrapolated: perToken(naiveHeadMs),
   },
   naive_sample: { neurons: naiveNeurons, heads: naiveHeads },
-  phases_ms: { neurons_fast: fastNeuronRun, neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
+  repeats,
+  phases_ms: { neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
   ratios: {
     neurons_speedup_vs_naive: Number((naiveNeuronMs / fastNeurons.ms).toFixed(1)),
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),
+    ...(exactBoundsRun ? { pair_compute_exact_fallback_over_fast_bounds: Number((exactBoundsRun.computeMs / fastNeuronRun.computeMs).toFixed(2)) } : {}),
     heads_bos_speedup_vs_naive: Number((naiveHeadMs / fastHeads.ms).toFixed(1)),
   },
 }));
