@@ -1,40 +1,44 @@
 // End-to-end forward pass against every fixture: logits, nll and every hook tensor in the reference.
 import { afterAll, describe, expect, it } from 'vitest';
 import { testGpu, maxAbsDiff } from './helpers/gpu.js';
-import { FIXTURE_NAMES, fixtureDir, readReference, tolerance } from './fixtures.js';
+import { FIXTURE_NAMES, fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
 import { loadModel } from '../src/model/load.js';
 import { runSequences } from '../src/model/run.js';
 import { allHookNames } from '../src/model/hooks.js';
 import { Transformer } from '../src/model/forward.js';
 import { Kernels } from '../src/gpu/kernels.js';
 
+const isPatternHook = (h: string) => h.endsWith('hook_pattern') || h.endsWith('hook_attn_scores');
+
+/** Runs the fixture's ids through `model` and compares logits, nll and every reference hook kept by `keep`; returns how many hooks were compared. */
+async function compareWithReference(model: Transformer, name: FixtureName, keep: (hook: string) => boolean): Promise<number> {
+  const ref = await readReference(name);
+  const result = await runSequences(model, ref.ids, ref.B, ref.T, { hooks: allHookNames(model.spec).filter(keep), logits: true });
+  const logitsRef = await ref.file.readF32('logits');
+  // logits: atol + 1e-4·|ref|
+  let worst = 0;
+  for (let i = 0; i < logitsRef.length; i++) {
+    worst = Math.max(worst, Math.abs(result.logits![i] - logitsRef[i]) - 1e-4 * Math.abs(logitsRef[i]));
+  }
+  expect(worst).toBeLessThan(tolerance(name, 'logits'));
+  expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance(name, 'nll'));
+  let compared = 0;
+  for (const tensor of ref.file.tensors.keys()) {
+    if ((!tensor.startsWith('blocks.') && !tensor.startsWith('ln_final.')) || !keep(tensor)) continue;
+    const hook = result.hooks.get(tensor);
+    expect(hook, tensor).toBeDefined();
+    expect(hook!.shape, tensor).toEqual(ref.file.info(tensor).shape);
+    expect(maxAbsDiff(hook!.data, await ref.file.readF32(tensor)), tensor).toBeLessThan(tolerance(name, tensor));
+    compared++;
+  }
+  await ref.file.close();
+  return compared;
+}
+
 describe.each(FIXTURE_NAMES)('forward pass: %s', (name) => {
   it('matches logits, nll and every reference hook', async () => {
-    const gpu = await testGpu();
-    const model = await loadModel(gpu, fixtureDir(name));
-    const ref = await readReference(name);
-    const hookNames = allHookNames(model.spec);
-    const result = await runSequences(model, ref.ids, ref.B, ref.T, { hooks: hookNames, logits: true });
-    const logitsRef = await ref.file.readF32('logits');
-    // logits: atol + 1e-4·|ref|
-    let worst = 0;
-    for (let i = 0; i < logitsRef.length; i++) {
-      worst = Math.max(worst, Math.abs(result.logits![i] - logitsRef[i]) - 1e-4 * Math.abs(logitsRef[i]));
-    }
-    expect(worst).toBeLessThan(tolerance(name, 'logits'));
-    expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance(name, 'nll'));
-    let compared = 0;
-    for (const tensor of ref.file.tensors.keys()) {
-      if (!tensor.startsWith('blocks.') && !tensor.startsWith('ln_final.')) continue;
-      const hook = result.hooks.get(tensor);
-      expect(hook, tensor).toBeDefined();
-      expect(hook!.shape, tensor).toEqual(ref.file.info(tensor).shape);
-      const err = maxAbsDiff(hook!.data, await ref.file.readF32(tensor));
-      expect(err, tensor).toBeLessThan(tolerance(name, tensor));
-      compared++;
-    }
-    expect(compared).toBe(3 * 6 + 1);
-    await ref.file.close();
+    const model = await loadModel(await testGpu(), fixtureDir(name));
+    expect(await compareWithReference(model, name, () => true)).toBe(3 * 6 + 1);
     model.destroy();
   });
 });
@@ -46,27 +50,7 @@ describe.each(['tiled', 'simple'] as const)('forward pass with %s attention forc
     const gpu = await testGpu();
     const loaded = await loadModel(gpu, fixtureDir(name));
     const model = new Transformer(gpu, loaded.spec, loaded.weights, new Kernels(gpu, { attention }));
-    const ref = await readReference(name);
-    const hookNames = allHookNames(model.spec).filter((h) => !h.endsWith('hook_pattern') && !h.endsWith('hook_attn_scores'));
-    const result = await runSequences(model, ref.ids, ref.B, ref.T, { hooks: hookNames, logits: true });
-    const logitsRef = await ref.file.readF32('logits');
-    let worst = 0;
-    for (let i = 0; i < logitsRef.length; i++) {
-      worst = Math.max(worst, Math.abs(result.logits![i] - logitsRef[i]) - 1e-4 * Math.abs(logitsRef[i]));
-    }
-    expect(worst).toBeLessThan(tolerance(name, 'logits'));
-    expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance(name, 'nll'));
-    let compared = 0;
-    for (const tensor of ref.file.tensors.keys()) {
-      if (!tensor.startsWith('blocks.') && !tensor.startsWith('ln_final.')) continue;
-      if (tensor.endsWith('hook_pattern') || tensor.endsWith('hook_attn_scores')) continue;
-      const hook = result.hooks.get(tensor);
-      expect(hook, tensor).toBeDefined();
-      expect(maxAbsDiff(hook!.data, await ref.file.readF32(tensor)), tensor).toBeLessThan(tolerance(name, tensor));
-      compared++;
-    }
-    expect(compared).toBeGreaterThan(0);
-    await ref.file.close();
+    expect(await compareWithReference(model, name, (h) => !isPatternHook(h))).toBeGreaterThan(0);
     loaded.destroy();
   });
 });
