@@ -1,5 +1,5 @@
 // End-to-end forward pass against every fixture: logits, nll and every hook tensor in the reference.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testGpu, maxAbsDiff } from './helpers/gpu.js';
 import { FIXTURE_NAMES, fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
 import { loadModel } from '../src/model/load.js';
