@@ -166,7 +166,8 @@ export class FinalLayerNeuronSweep {
     const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0;
     for (const b of scratch) b.destroy();
     if (tooLoose && !exact) return null;
-    if (tooLoose) throw new Error('internal: closed-form log-sum-exp underflowed even with exact maxima');
+    // With exact maxima every pair's Σ is ≥ 1 unless a logit is NaN or infinite.
+    if (tooLoose) throw new Error(`closed-form neuron sweep: non-finite logits for neurons ${i0}..${i0 + mc - 1} of the final layer (NaN or infinity in the final residual, W_out or the unembedding?)`);
     const { B, T } = clean;
     const out = new Float32Array(mc * B * (T - 1));
     for (let i = 0; i < mc; i++) for (let b = 0; b < B; b++) {
