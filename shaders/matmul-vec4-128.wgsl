@@ -1,25 +1,39 @@
-// matmul-vec4-128: Y = X · W (+ bias), 128 × 128 output tiles through vec4 workgroup memory (for GPUs).
+// matmul-vec4-128: Y = X · W (+ bias), 128 × BN output tiles (BN = 128: 'vec4-128'; BN = 64:
+// 'vec4-128x64') through vec4 workgroup memory (for GPUs).
 //
 // Bindings and Params: as matmul-register.wgsl (x, w, bias, y, p), except that x is read as
 //   array<vec4<f32>> and w four elements at a time through load_w4 (f32: array<vec4<f32>>; f16:
 //   array<vec2<u32>>, four packed halves), both spliced in by kernels.ts at `//#weight4`, which also
-//   sets W_KN per layout (true: W [K, N], sN = 1, read along n; false: W [N, K], sK = 1, read along k).
+//   sets W_KN per layout (true: W [K, N], sN = 1, read along n; false: W [N, K], sK = 1, read along k)
+//   and BN per variant (the `const BN` line; only 128 and 64 are valid).
 // Needs (kernels.ts matmulSupports, else 'shared' runs): K, ldX, xOff, wOff multiples of 4; W [K, N]:
 //   N and sK multiples of 4; W [N, K]: sN a multiple of 4. Any M, N, K otherwise (loads beyond the
 //   edges read zeros, stores are masked).
-// Tile: 128 × 128 outputs per workgroup of 16×16 invocations. Invocation (tx, ty) owns rows
-//   4ty..4ty+3 and 64+4ty..+3 and columns 4tx..4tx+3 and 64+4tx..+3 (8 × 8 outputs in 16 vec4
-//   registers): per k it reads two vec4 of As and two of Bs, and a warp's reads are one broadcast
-//   address (As) or 16 consecutive vec4 (Bs), free of bank conflicts.
+// Tile: 128 × BN outputs per workgroup of TX × 16 invocations, TX = BN / 8 (16 × 16 for BN = 128,
+//   8 × 16 for BN = 64). Invocation (tx, ty) owns rows 4ty..4ty+3 and 64+4ty..+3 and columns
+//   4tx..4tx+3 and BN/2+4tx..+3 (8 × 8 outputs in 16 vec4 registers): per k it reads two vec4 of As
+//   and two of Bs, and a warp's reads are 32 / TX broadcast addresses (As, consecutive vec4) and TX
+//   consecutive vec4 (Bs), free of bank conflicts.
 //   K is walked in steps of BK = 8 through As[k][m] (the X tile transposed, k-major, vec4 along m)
-//   and Bs[k][n] (vec4 along n), double-buffered: 2 × 2 × 8 KiB = 16 KiB, the WebGPU default limit.
-//   Each step first loads the next K-step from global memory into registers (one vec4 of X and one
-//   of W per invocation), then runs the 8 × 64 FMAs of the current step from workgroup memory, then
-//   stores the registers into the other buffer: one barrier per step, global latency under the FMAs.
+//   and Bs[k][n] (vec4 along n), double-buffered: 2 × (8 KiB + BN/16 KiB) = 16 KiB (BN = 128, the
+//   WebGPU default limit) or 12 KiB (BN = 64).
+//   Each step first loads the next K-step from global memory into registers (per invocation one
+//   vec4 of W and XL = 256 / (16·TX) vec4 of X: 1 for BN = 128, 2 for BN = 64), then runs the
+//   8 × 64 FMAs of the current step from workgroup memory, then stores the registers into the other
+//   buffer: one barrier per step, global latency under the FMAs.
 //   The loop runs two steps (buffers 0, 1) per iteration and indexes the tiles as [buffer][k][vec4]
 //   so that, once the driver unrolls the constant-count b and k loops, every workgroup read has a
 //   constant offset from a per-invocation base (bounds clamps fold, no address arithmetic per read).
-// Dispatch: (ceil(N / 128), ceil(M / 128), 1).
+// Why 128 × 64 as 8 × 16 invocations with 8 × 8 outputs each (and not 16 × 16 with 8 × 4): it keeps
+//   the per-invocation inner loop of 128 × 128 unchanged (4 vec4 workgroup reads per 64 FMAs; 8 × 4
+//   would need 3 per 32, a third more workgroup traffic per FMA) and every invocation still loads
+//   exactly one vec4 of W; the price is a second vec4 of X per invocation and step. Half the
+//   invocations, registers and 3/4 of the workgroup memory per workgroup let an SM hold about twice
+//   as many. Its point is the workgroup count: on a 132-SM H100/H200 at M = 1024, N = 1600 (GPT-2 XL
+//   attention out and MLP down) gives 13 × 8 = 104 workgroups of 128 × 128 (under one wave) but
+//   25 × 8 = 200 of 128 × 64; N = 6400 gives 400 (3.03 waves, a near-empty fourth) vs 800; at
+//   M = 256 the counts are a quarter. Which is faster per adapter and shape is autotune's call.
+// Dispatch: (ceil(N / BN), ceil(M / 128), 1).
 struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -29,10 +43,15 @@ struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, x
 @group(0) @binding(4) var<uniform> p: Params;
 
 const W_KN: bool = true;
-const BM: u32 = 128u; // rows and columns of the output tile
+const BN: u32 = 128u; // columns of the output tile (128 or 64)
+const BM: u32 = 128u; // rows of the output tile
 const BK: u32 = 8u;
+const BN4: u32 = BN / 4u; // vec4 per Bs row
+const TX: u32 = BN / 8u; // invocations along x (columns); 16 along y (rows)
+const NT: u32 = 16u * TX; // invocations per workgroup (= 2·BN: one vec4 of W each per step)
+const XL: u32 = 256u / NT; // vec4 of X each invocation loads per step (128 rows × 2 quads)
 var<workgroup> As: array<array<array<vec4<f32>, 32>, BK>, 2>; // [buffer][k][rows m / 4]
-var<workgroup> Bs: array<array<array<vec4<f32>, 32>, BK>, 2>; // [buffer][k][columns n / 4]
+var<workgroup> Bs: array<array<array<vec4<f32>, BN4>, BK>, 2>; // [buffer][k][columns n / 4]
 
 // Transposed store into buffer b of 4 consecutive k (quad q) of row / column r: four scalar writes;
 // a warp holds 32 consecutive r with one q, so each write hits 32 distinct banks.
@@ -54,10 +73,12 @@ fn store_b_t(b: u32, r: u32, q: u32, v: vec4<f32>) {
   Bs[b][4u * q + 3u][n4][c] = v.w;
 }
 
-// Stores the prefetched registers into buffer b.
-fn store_tiles(b: u32, lr: u32, lq: u32, wk: u32, wn4: u32, xv: vec4<f32>, wv: vec4<f32>) {
-  store_a_t(b, lr, lq, xv);
-  if (W_KN) { Bs[b][wk][wn4] = wv; } else { store_b_t(b, lr, lq, wv); }
+// Stores the prefetched registers into buffer b: X quad lq (and lq + 1 when XL = 2) of row lr;
+// W [K, N]: Bs[wk][wi] (wi: vec4 column); W [N, K]: quad wk / 4 of column wi.
+fn store_tiles(b: u32, lr: u32, lq: u32, wk: u32, wi: u32, xv0: vec4<f32>, xv1: vec4<f32>, wv: vec4<f32>) {
+  store_a_t(b, lr, lq, xv0);
+  if (XL == 2u) { store_a_t(b, lr, lq + 1u, xv1); }
+  if (W_KN) { Bs[b][wk][wi] = wv; } else { store_b_t(b, wi, wk >> 2u, wv); }
 }
 
 // Y[r, c0 .. c0+3] = v (+ bias), masked at M and N.
@@ -74,51 +95,55 @@ fn store_y(r: u32, c0: u32, v: vec4<f32>) {
   }
 }
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(TX, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x;
   let ty = lid.y;
-  let tid = ty * 16u + tx;
+  let tid = ty * TX + tx;
   let rowBase = wg.y * BM;
-  let colBase = wg.x * BM;
+  let colBase = wg.x * BN;
 
-  // Loader roles for the transposed tiles (X, and W [N, K]): quad lq (k = 4lq..4lq+3) of row lr.
+  // Loader roles for X (transposed into As): quad lq (k = 4lq..4lq+3) of row lr, and with XL = 2
+  // (NT = 128, so lq = 0) also quad 1 of the same row; a warp: 32 consecutive rows, one quad.
   let lr = tid & 127u;
   let lq = tid >> 7u;
   let xRow = rowBase + lr;
   let xOk = xRow < p.M;
   let xBase = (p.xOff >> 2u) + xRow * (p.ldX >> 2u) + lq; // vec4 index at k = 0 (read only when xOk)
-  // W [K, N]: the vec4 of columns 4·wn4.. at k = wk (a warp: one contiguous 512-byte row segment).
-  // W [N, K]: like X, column colBase + lr, k quad lq.
+  // W [K, N]: the vec4 of columns 4·wi.. at k = wk (a warp: 32 / BN4 contiguous row segments of 4·BN bytes).
+  // W [N, K]: like X, column colBase + wi (wi = tid % BN), k quad wk / 4 (wk = 4·(tid / BN)).
   var wOk = false;
   var wk = 0u; // k of the loaded vec4 (its first k for W [N, K]) within the step
+  var wi = 0u;
   var wBase = 0u; // vec4 index at k = 0
   var wStep = 0u; // vec4 per K-step
-  var wn4 = 0u;
   if (W_KN) {
-    wk = tid >> 5u;
-    wn4 = tid & 31u;
-    let col = colBase + 4u * wn4;
+    wk = tid / BN4;
+    wi = tid % BN4;
+    let col = colBase + 4u * wi;
     wOk = col < p.N;
     wBase = (p.wOff + wk * p.sK + col) >> 2u;
     wStep = BK * (p.sK >> 2u);
   } else {
-    wk = 4u * lq;
-    let n = colBase + lr;
+    wi = tid % BN;
+    wk = 4u * (tid / BN);
+    let n = colBase + wi;
     wOk = n < p.N;
-    wBase = ((p.wOff + n * p.sN) >> 2u) + lq;
+    wBase = ((p.wOff + n * p.sN) >> 2u) + (tid / BN);
     wStep = BK / 4u;
   }
 
   // Prologue: K-step 0 into buffer 0.
-  var xv = vec4<f32>(0.0);
+  var xv0 = vec4<f32>(0.0);
+  var xv1 = vec4<f32>(0.0); // only with XL = 2
   var wv = vec4<f32>(0.0);
-  if (xOk && 4u * lq < p.K) { xv = x[xBase]; }
+  if (xOk && 4u * lq < p.K) { xv0 = x[xBase]; }
+  if (XL == 2u && xOk && 4u < p.K) { xv1 = x[xBase + 1u]; }
   if (wOk && wk < p.K) { wv = load_w4(wBase); }
-  store_tiles(0u, lr, lq, wk, wn4, xv, wv);
+  store_tiles(0u, lr, lq, wk, wi, xv0, xv1, wv);
   workgroupBarrier();
 
-  // acc[2i + h]: row 4ty + i (i < 4) or 64 + 4ty + i - 4, columns 4tx.. (h = 0) or 64 + 4tx.. (h = 1).
+  // acc[2i + h]: row 4ty + i (i < 4) or 64 + 4ty + i - 4, columns 4tx.. (h = 0) or BN/2 + 4tx.. (h = 1).
   var acc = array<vec4<f32>, 16>();
   let nSteps = (p.K + BK - 1u) / BK;
   for (var t = 0u; t < nSteps; t += 2u) {
@@ -127,18 +152,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       if (s >= nSteps) { break; }
       let hasNext = s + 1u < nSteps;
       // Register prefetch of step s + 1 (zeros beyond the edges).
-      xv = vec4<f32>(0.0);
+      xv0 = vec4<f32>(0.0);
+      xv1 = vec4<f32>(0.0);
       wv = vec4<f32>(0.0);
       if (hasNext) {
         let k0 = (s + 1u) * BK;
-        if (xOk && k0 + 4u * lq < p.K) { xv = x[xBase + (s + 1u) * (BK / 4u)]; }
+        let xNext = xBase + (s + 1u) * (BK / 4u);
+        if (xOk && k0 + 4u * lq < p.K) { xv0 = x[xNext]; }
+        if (XL == 2u && xOk && k0 + 4u < p.K) { xv1 = x[xNext + 1u]; }
         if (wOk && k0 + wk < p.K) { wv = load_w4(wBase + (s + 1u) * wStep); }
       }
       for (var k = 0u; k < BK; k++) {
         let a0 = As[b][k][ty];
         let a1 = As[b][k][16u + ty];
         let b0 = Bs[b][k][tx];
-        let b1 = Bs[b][k][16u + tx];
+        let b1 = Bs[b][k][TX + tx];
         acc[0] = fma(vec4<f32>(a0.x), b0, acc[0]);
         acc[1] = fma(vec4<f32>(a0.x), b1, acc[1]);
         acc[2] = fma(vec4<f32>(a0.y), b0, acc[2]);
@@ -158,7 +186,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
       // Buffer 1 - b was last read in step s - 1, which every invocation finished before the
       // barrier that ended it.
-      if (hasNext) { store_tiles(1u - b, lr, lq, wk, wn4, xv, wv); }
+      if (hasNext) { store_tiles(1u - b, lr, lq, wk, wi, xv0, xv1, wv); }
       workgroupBarrier();
     }
   }
@@ -166,7 +194,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let r0 = rowBase + 4u * ty;
   let r1 = rowBase + 64u + 4u * ty;
   let c0 = colBase + 4u * tx;
-  let c1 = colBase + 64u + 4u * tx;
+  let c1 = colBase + BN / 2u + 4u * tx;
   store_y(r0, c0, acc[0]);
   store_y(r0, c1, acc[1]);
   store_y(r0 + 1u, c0, acc[2]);

@@ -36,8 +36,10 @@ async function checkVariant(variant: MatmulVariant, [M, N, K]: Shape, layout: 'k
 
 describe.each(MATMUL_VARIANTS)('matmul variant %s vs float64 reference', (variant) => {
   const odd: Shape[] = [[1, 1, 1], [7, 13, 5], [33, 65, 31], [70, 129, 100], [3, 257, 9]];
-  // [131, 260, 36]: several 128×128 tiles of vec4-128 in both directions, a partial last K-step
-  const aligned: Shape[] = [[5, 12, 8], [37, 68, 44], [65, 132, 200], [131, 260, 36]];
+  // [131, 260, 36]: several 128×128 tiles of vec4-128 in both directions (5 × 2 of 128×64 for
+  // vec4-128x64, last column tile 4 wide), a partial last K-step, an odd number of K-steps;
+  // [257, 196, 20]: 3 tile rows (the last 1 row), 2 tiles of 128 / 4 of 64 columns (last 68 / 4 wide), 3 K-steps
+  const aligned: Shape[] = [[5, 12, 8], [37, 68, 44], [65, 132, 200], [131, 260, 36], [257, 196, 20]];
   for (const shape of [...odd, ...aligned]) {
     for (const layout of ['kn', 'nk'] as const) {
       for (const dtype of ['f32', 'f16'] as const) {
@@ -57,7 +59,7 @@ describe.each(MATMUL_VARIANTS)('matmul variant %s vs float64 reference', (varian
 });
 
 describe('matmul with offsets and strides (vec4 alignment)', () => {
-  it.each([['vec4', 'register'], ['vec4-128', 'shared']] as const)('%s runs on 4-aligned offsets and falls back to %s on unaligned ones, both correct', async (variant, fallback) => {
+  it.each([['vec4', 'register'], ['vec4-128', 'shared'], ['vec4-128x64', 'shared']] as const)('%s runs on 4-aligned offsets and falls back to %s on unaligned ones, both correct', async (variant, fallback) => {
     const gpu = await testGpu();
     const k = new Kernels(gpu, variant);
     const M = 9, N = 16, K = 12, ldX = 20, ldY = 24, biasOff = 3;
@@ -110,7 +112,7 @@ describe('autotune cache', () => {
     const results = await autotuneMatmul(k, [{ M: 16, N: 64, K: 32, dtype: 'f32' }, { M: 8, N: 36, K: 20, dtype: 'f16', layout: 'nk' }], { repeats: 3 });
     expect(results).toHaveLength(2);
     for (const r of results) {
-      expect(r.timings.map((t) => t.variant)).toEqual(['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128']);
+      expect(r.timings.map((t) => t.variant)).toEqual(['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128', 'vec4-128x64']);
       for (const t of r.timings) {
         expect(t.samplesMs).toHaveLength(3);
         expect(t.medianMs).toBeGreaterThanOrEqual(0);

@@ -1,7 +1,7 @@
 // Each WGSL kernel against its float64 CPU reference (src/cpu/reference.ts) on random shapes.
 import { describe, expect, it } from 'vitest';
 import { testGpu, testKernels, randomArray, maxAbsDiff, rng } from './helpers/gpu.js';
-import { Kernels } from '../src/gpu/kernels.js';
+import { Kernels, matmulVec4x128Source } from '../src/gpu/kernels.js';
 import { attentionRef, geluErfRef, geluTanhRef, layernormRef, matmulRef, nllRef, rotaryRef, erf64 } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
 
@@ -39,6 +39,58 @@ describe.each(['register', 'shared'] as const)('matmul (%s)', (variant) => {
           expect(maxAbsDiff(y, matmulRef(x, w, M, N, K, sK, sN, bias))).toBeLessThan(1e-4);
         });
       }
+    }
+  }
+});
+
+describe('matmul vec4-128x64 (128×64 tiles of the vec4-128 shader)', () => {
+  // Strided W (row pitch padded by 8), offsets on X, W, Y and bias, 3 × 6 tiles of 128×64 (ragged
+  // last row and column tile) vs 3 × 3 of 128×128. Each output is the same fma chain over k in both
+  // variants, so they must agree bit for bit, and both with the float64 reference.
+  const M = 259, N = 324, K = 76;
+  for (const layout of ['kn', 'nk'] as const) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      it(`${M}×${K}·${K}×${N} ${layout} ${dtype}, offsets and strides: equals vec4-128 bit for bit`, async () => {
+        const gpu = await testGpu();
+        const xOff = 4, ldX = K + 4, wOff = 8, yOff = 4, ldY = N + 4, biasOff = 2;
+        const [sK, sN] = layout === 'kn' ? [N + 8, 1] : [1, K + 8];
+        const wLen = wOff + (layout === 'kn' ? K * sK : N * sN);
+        const x = randomArray(xOff + M * ldX, 31);
+        let w = randomArray(wLen, 32);
+        const wBits = dtype === 'f16' ? f32ToF16Bits(w) : null;
+        if (wBits) w = f16BitsToF32(wBits);
+        const bias = randomArray(biasOff + N, 33);
+        const xb = gpu.upload('x', x);
+        const wb = gpu.upload('w', wBits ?? w);
+        const bb = gpu.upload('b', bias);
+        const xs = new Float32Array(M * K);
+        for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) xs[r * K + c] = x[xOff + r * ldX + c];
+        const ref = matmulRef(xs, w.subarray(wOff), M, N, K, sK, sN, bias.subarray(biasOff));
+        const outs: Float32Array[] = [];
+        for (const [variant, bn] of [['vec4-128x64', 64], ['vec4-128', 128]] as const) {
+          const k = new Kernels(gpu, variant);
+          const yb = gpu.createBuffer('y', (yOff + M * ldY) * 4);
+          const args = { x: xb, w: wb, wDtype: dtype, bias: bb, biasOff, y: yb, M, N, K, sK, sN, xOff, wOff, ldX, ldY, yOff };
+          expect(k.matmulVariantFor(args)).toBe(variant);
+          expect(matmulVec4x128Source(dtype, layout, bn)).toContain(`const BN: u32 = ${bn}u;`);
+          const seen: [string, number[]][] = [];
+          gpu.recordHook = (d) => seen.push([d.kernel, d.workgroups]);
+          try {
+            k.matmul(args);
+          } finally {
+            gpu.recordHook = null;
+          }
+          expect(seen).toEqual([[`matmul-${variant}-${layout}-${dtype}`, [Math.ceil(N / bn), Math.ceil(M / 128), 1]]]);
+          const y = await gpu.readF32(yb, 0, yOff + M * ldY);
+          yb.destroy();
+          const got = new Float32Array(M * N);
+          for (let r = 0; r < M; r++) got.set(y.subarray(yOff + r * ldY, yOff + r * ldY + N), r * N);
+          expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
+          outs.push(got);
+        }
+        expect(maxAbsDiff(outs[0], outs[1])).toBe(0);
+        for (const b of [xb, wb, bb]) b.destroy();
+      });
     }
   }
 });

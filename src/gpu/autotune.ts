@@ -58,7 +58,7 @@ interface CacheFile {
 
 const CACHE_VERSION = 1;
 // Kept in step with kernels.ts MATMUL_VARIANTS (not imported: kernels.ts imports this module).
-const KNOWN_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'naive'];
+const KNOWN_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'naive'];
 
 function env(name: string): string | undefined {
   return typeof process !== 'undefined' ? process.env?.[name] : undefined;
@@ -290,7 +290,7 @@ export interface AutotuneOptions extends TimeOptions {
   onResult?: (result: TuneResult) => void;
 }
 
-export const DEFAULT_TUNE_VARIANTS: MatmulVariant[] = ['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128'];
+export const DEFAULT_TUNE_VARIANTS: MatmulVariant[] = ['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128', 'vec4-128x64'];
 
 /**
  * Times each variant on each shape, picks the fastest (by median) and records it in the cache for

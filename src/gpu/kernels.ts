@@ -28,9 +28,12 @@ import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './auto
  * 'vec4-128': shaders/matmul-vec4-128.wgsl, 128×128 workgroup tiles (8×8 outputs per invocation)
  *   through double-buffered vec4 workgroup memory with register prefetch, aimed at real GPUs; same
  *   alignment needs as the vec4 variants, falls back to 'shared';
+ * 'vec4-128x64': the same shader specialised for 128×64 workgroup tiles (8×16 invocations, 8×8
+ *   outputs each): twice the workgroups of 'vec4-128', for shapes that leave a big GPU's SMs idle
+ *   (e.g. N = 1600 at M ≤ 1024); same alignment needs and fallback;
  * 'naive': one output per invocation, the baseline.
  */
-export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'naive'] as const;
+export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'naive'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export function isMatmulVariant(name: string): name is MatmulVariant {
@@ -58,7 +61,11 @@ const VEC4_FALLBACK: Partial<Record<MatmulVariant, MatmulVariant>> = {
   vec4: TILED.vec4!.fallback,
   'vec4-8x8': TILED['vec4-8x8']!.fallback,
   'vec4-128': 'shared',
+  'vec4-128x64': 'shared',
 };
+
+/** Output tile width (columns per workgroup) of the shaders/matmul-vec4-128.wgsl variants; 128 rows each. */
+const VEC4_128_WIDTH: Partial<Record<MatmulVariant, 128 | 64>> = { 'vec4-128': 128, 'vec4-128x64': 64 };
 
 /** Whether `variant` can run these arguments as they are (vec4 variants need 4-aligned K, strides and offsets). */
 export function matmulSupports(variant: MatmulVariant, a: Pick<MatmulArgs, 'N' | 'K' | 'sK' | 'sN' | 'wOff' | 'ldX' | 'xOff'>): boolean {
@@ -189,14 +196,20 @@ fn load_w4(e4: u32) -> vec4<f32> { return w[e4]; }`
 fn load_w4(e4: u32) -> vec4<f32> { let q = w[e4]; return vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y)); }`;
 }
 
-/** shaders/matmul-vec4-128.wgsl specialised for a weight dtype and layout ('kn': W [K, N]; 'nk': W [N, K]). */
-export function matmulVec4x128Source(dtype: StorageDType, layout: 'kn' | 'nk'): string {
+/**
+ * shaders/matmul-vec4-128.wgsl specialised for a weight dtype, a layout ('kn': W [K, N]; 'nk':
+ * W [N, K]) and the output tile width `bn` (128: 'vec4-128'; 64: 'vec4-128x64'); tiles are 128 rows.
+ */
+export function matmulVec4x128Source(dtype: StorageDType, layout: 'kn' | 'nk', bn: 128 | 64 = 128): string {
   const marker = '//#weight4 w 1';
   const layoutLine = 'const W_KN: bool = true;';
-  if (!matmulVec4x128Src.includes(marker) || !matmulVec4x128Src.includes(layoutLine)) throw new Error('matmul-vec4-128.wgsl: specialisation markers missing');
+  const widthLine = 'const BN: u32 = 128u;';
+  if (![marker, layoutLine, widthLine].every((m) => matmulVec4x128Src.includes(m))) throw new Error('matmul-vec4-128.wgsl: specialisation markers missing');
+  if (bn !== 128 && bn !== 64) throw new Error(`matmul-vec4-128.wgsl: tile width ${bn} unsupported (128 or 64)`);
   return matmulVec4x128Src
     .replace(marker, weightVec4Binding(dtype))
-    .replace(layoutLine, `const W_KN: bool = ${layout === 'kn'};`);
+    .replace(layoutLine, `const W_KN: bool = ${layout === 'kn'};`)
+    .replace(widthLine, `const BN: u32 = ${bn}u;`);
 }
 
 /** One output per invocation, no tiling: the baseline the others are measured against. */
@@ -368,9 +381,10 @@ export class Kernels {
     if (tiled) {
       pipeline = this.gpu.pipeline(key, () => matmulTiledSource(tiled, a.wDtype, layout));
       groups = [Math.ceil(a.N / (tiled.wgX * tiled.tn)), Math.ceil(a.M / (tiled.wgY * tiled.tm))];
-    } else if (variant === 'vec4-128') {
-      pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout));
-      groups = [Math.ceil(a.N / 128), Math.ceil(a.M / 128)];
+    } else if (VEC4_128_WIDTH[variant]) {
+      const bn = VEC4_128_WIDTH[variant]!;
+      pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout, bn));
+      groups = [Math.ceil(a.N / bn), Math.ceil(a.M / 128)];
     } else if (variant === 'naive') {
       pipeline = this.gpu.pipeline(key, () => matmulNaiveSource(a.wDtype));
       groups = [Math.ceil(a.N / 16), Math.ceil(a.M / 16)];
