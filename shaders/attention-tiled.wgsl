@@ -28,18 +28,7 @@
 // Dispatch: (ceil(T / 64), H, B) workgroups of 64. DH (specialised) = dh rounded up to 4;
 // BK (specialised) keys per tile, chosen so that the K and V tiles take 2·BK·DH·4 ≤ 16 KiB.
 // N4 (specialised): the feature-loop bound, DH4 on GPUs, ceil(dh / 4) at run time on CPU adapters.
-struct Params {
-  B: u32, T: u32, H: u32, dh: u32,
-  qBase: u32, kBase: u32, vBase: u32, rowStrideQK: u32,
-  rowStrideV: u32, headStrideQK: u32, headStrideV: u32, writePattern: u32,
-  writeScores: u32, scale: f32,
-}
-
-@group(0) @binding(0) var<storage, read> qk: array<f32>;
-@group(0) @binding(1) var<storage, read> v: array<f32>;
-@group(0) @binding(2) var<storage, read_write> z: array<f32>;
-@group(0) @binding(5) var<storage, read> redirect: array<u32>;
-@group(0) @binding(6) var<uniform> p: Params;
+//#include attention-inputs
 
 const DH: u32 = /*DH*/64u;
 const BK: u32 = /*BK*/32u;

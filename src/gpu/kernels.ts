@@ -10,6 +10,7 @@ import layernormSrc from '../../shaders/layernorm.wgsl';
 import geluSrc from '../../shaders/gelu.wgsl';
 import attentionSrc from '../../shaders/attention.wgsl';
 import attentionTiledSrc from '../../shaders/attention-tiled.wgsl';
+import attentionInputsSrc from '../../shaders/attention-inputs.wgsl';
 import rotarySrc from '../../shaders/rotary.wgsl';
 import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
@@ -262,6 +263,7 @@ export function specializeWeights(source: string, dtypes: Record<string, Storage
 export function withIncludes(source: string): string {
   return source.replace(/^\/\/#include (\S+)$/gm, (_, name: string) => {
     if (name === 'workgroup-reduce') return workgroupReduceSrc;
+    if (name === 'attention-inputs') return attentionInputsSrc;
     throw new Error(`WGSL include "${name}" is unknown`);
   });
 }
@@ -454,11 +456,11 @@ export class Kernels {
       key = `attention-dh${DH}-tiled`;
       // CPU adapters get run-time feature-loop bounds: fully unrolled, lavapipe took ~40 s to compile dh = 64.
       const n4 = isSoftwareAdapter(this.gpu) ? '((p.dh + 3u) / 4u)' : 'DH4';
-      pipeline = this.gpu.pipeline(key, () => attentionTiledSrc.replace('/*DH*/64u', `${DH}u`).replace('/*BK*/32u', `${BK}u`).replace('/*N4*/DH4', n4));
+      pipeline = this.gpu.pipeline(key, () => withIncludes(attentionTiledSrc).replace('/*DH*/64u', `${DH}u`).replace('/*BK*/32u', `${BK}u`).replace('/*N4*/DH4', n4));
       buffers = [a.qk, a.v, a.z, null, null, a.redirect];
     } else {
       key = `attention-dh${DH}`;
-      pipeline = this.gpu.pipeline(key, () => attentionSrc.replace('/*DH*/64u', `${DH}u`));
+      pipeline = this.gpu.pipeline(key, () => withIncludes(attentionSrc).replace('/*DH*/64u', `${DH}u`));
       buffers = [a.qk, a.v, a.z, a.pattern ?? this.dummy, a.scores ?? this.dummy2, a.redirect];
     }
     this.gpu.dispatch(key, pipeline, buffers, [Math.ceil(a.T / 64), a.H, a.B], {
