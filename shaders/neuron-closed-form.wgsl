@@ -4,6 +4,9 @@
 //   logits' = (A_t + c·B_i)·(1/σ') + e,  A_t = W_U(γ⊙u_t), B_i = W_U(γ⊙v_i), e = W_U β,
 //   σ'² = (|u|² + 2c·u·v_i + c²|v_i|²)/d + eps,
 // so each (row, neuron) pair costs one streamed pass over the vocabulary (log-sum-exp).
+// The last of the p.mc pair columns is the clean model itself (c = 0, zero v): its log-sum-exp and
+// target logit give the clean nll through the same arithmetic, so dnll = nll' − nll has correlated
+// rounding (a no-op ablation gives exactly 0) and the clean run needs no unembedding of its own.
 //
 // One pass, one exp per logit: per vocabulary chunk each pair's log-sum-exp is taken relative to an
 // upper bound of its logits, M = inv·max A_t + |c·inv|·max|B_i| + max e (log2 units), instead of
@@ -14,15 +17,15 @@
 //
 // Bindings: 0 x, 1 w, 2 gamma, 3 outA, 4 outB, 5 norms (centring); 6 p (uniform); 7 post, 8 means,
 // 9 uv, 10 uNormSq, 11 vNormSq, 12 pairs (pair_prep); 13 targets, 14 state, 15 aChunk, 16 bChunk,
-// 17 eChunk, 20 bounds, 21 pairBound (pair_lse_update); 18 cleanNll, 19 dnll, 22 flags
-// (pair_finalize). Each entry point's 'auto' layout holds only the bindings it uses.
+// 17 eChunk, 20 bounds, 21 pairBound (pair_lse_update); 19 dnll, 22 flags (pair_finalize). Each entry point's 'auto' layout holds only the bindings it uses.
 // Entry points:
 //   center_rows      — x [rows, d] → u [rows, d], gu = γ⊙u, norms[r] = |u_r|²
 //                      dispatch (min(rows,65535), ceil(rows/65535)) × 64
 //   center_weights   — W_out row i (element wOff + i·sRow + j·sCol of w) → v [m, d], gv, norms[i] = |v_i|²
 //                      dispatch (m) × 64
 //   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
-//                      → pairs [rows, mc, 2] = (c, 1/σ'); dispatch (ceil(mc/64), rows split y/z)
+//                      → pairs [rows, mc, 2] = (c, 1/σ'), c = 0 in the clean column mc − 1;
+//                      dispatch (ceil(mc/64), rows split y/z)
 //   chunk_bounds     — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols] → bounds [rows + mc + 1] =
 //                      (max_v A, max_v |B|, max_v e); dispatch (rows + mc + 1 split x/y) × 64
 //   pair_max_exact   — (exact mode) pairs, chunks → pairBound [rows, mc] = max_v logit (log2 units)
@@ -33,8 +36,8 @@
 //                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
 //   pair_lse_update_direct — the same for CPU adapters without workgroup memory;
 //                      dispatch (ceil(mc/32), ceil(rows/32)) × (8, 8)
-//   pair_finalize    — state, targets, cleanNll [rows] → dnll [mc, rows] (0 where no target), flags[0] = 1
-//                      if any pair's Σ fell below 2^-80; dispatch (ceil(mc/64), rows split y/z)
+//   pair_finalize    — state, targets → dnll [mc − 1, rows] = nll(pair) − nll(clean column) (0 where no
+//                      target), flags[0] = 1 if any pair's Σ fell below 2^-80; dispatch (ceil(mc/64), rows split y/z)
 struct Params {
   rows: u32, d: u32, m: u32, mc: u32,
   i0: u32, ldPost: u32, cols: u32, vocabStart: u32,
@@ -62,7 +65,6 @@ struct Params {
 @group(0) @binding(15) var<storage, read> aChunk: array<f32>;
 @group(0) @binding(16) var<storage, read> bChunk: array<f32>;
 @group(0) @binding(17) var<storage, read> eChunk: array<f32>;
-@group(0) @binding(18) var<storage, read> cleanNll: array<f32>;
 @group(0) @binding(19) var<storage, read_write> dnll: array<f32>;
 @group(0) @binding(20) var<storage, read_write> bounds: array<f32>;
 @group(0) @binding(21) var<storage, read_write> pairBound: array<f32>;
@@ -120,9 +122,12 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   let r = gid.y + gid.z * 65535u;
   if (i >= p.mc || r >= p.rows) { return; }
-  let a = post[r * p.ldPost + p.i0 + i];
-  var c = -a;
-  if (p.useMeans == 1u) { c = means[p.i0 + i] - a; }
+  var c = 0.0; // the clean column (i = mc − 1) ablates nothing
+  if (i + 1u < p.mc) {
+    let a = post[r * p.ldPost + p.i0 + i];
+    c = -a;
+    if (p.useMeans == 1u) { c = means[p.i0 + i] - a; }
+  }
   let dot = uv[r * p.mc + i];
   let variance = (uNormSq[r] + 2.0 * c * dot + c * c * vNormSq[i]) / f32(p.d) + p.eps;
   let k = (r * p.mc + i) * 2u;
@@ -323,14 +328,17 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn pair_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   let r = gid.y + gid.z * 65535u;
-  if (i >= p.mc || r >= p.rows) { return; }
+  if (i + 1u >= p.mc || r >= p.rows) { return; }
   var value = 0.0;
   if (targets[r] >= 0) {
     let st = (r * p.mc + i) * 3u;
+    let sc = (r * p.mc + p.mc - 1u) * 3u; // the clean column
     let s = state[st + 1u];
-    value = (state[st] + log2(s)) * LN2 - state[st + 2u] - cleanNll[r];
+    let sClean = state[sc + 1u];
+    // nll = (m + log2 Σ)·ln 2 − target logit, for the pair and for the clean column
+    value = ((state[st] - state[sc]) + (log2(s) - log2(sClean))) * LN2 - (state[st + 2u] - state[sc + 2u]);
     // Also true for NaN: such a pair is recomputed with exact maxima.
-    if (!(s >= MIN_SAFE_SUM)) { atomicStore(&flags[0], 1u); }
+    if (!(s >= MIN_SAFE_SUM) || !(sClean >= MIN_SAFE_SUM)) { atomicStore(&flags[0], 1u); }
   }
   dnll[i * p.rows + r] = value;
 }

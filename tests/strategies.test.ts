@@ -80,6 +80,13 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       [{ bounds: 'exact' }, false],
     ];
     try {
+      // The clean nll comes from the same arithmetic (the clean column): ablating to the value a
+      // neuron already has (row 0's activations as the "means") changes row 0's nll by exactly 0.
+      const noOp = new FinalLayerNeuronSweep(model, clean, { kernel });
+      const atRow0 = await noOp.run(0, neurons.length, data.subarray(0, m));
+      noOp.destroy();
+      for (let i = 0; i < neurons.length; i++) expect(atRow0[i * B * (T - 1)], `neuron ${i}`).toBe(0);
+      expect(maxAbsDiff(atRow0, new Float32Array(atRow0.length))).toBeGreaterThan(1e-3); // other rows do change
       for (const [options, rerun] of cases) {
         const sweep = new FinalLayerNeuronSweep(model, clean, { kernel, ...options });
         const fast = await sweep.run(0, neurons.length, means);

@@ -14,12 +14,14 @@ export interface CleanRunOptions {
   readHooks?: string[];
   /** Column means over all B·T rows of these hooks, computed on the GPU (→ CleanRun.means). */
   meanHooks?: string[];
+  /** false: skip the unembedding (nll stays empty) — for strategies that compute the clean nll themselves. */
+  unembed?: boolean;
 }
 
 export class CleanRun {
   readonly buffers = new Map<string, GPUBuffer>();
   nll: Float32Array = new Float32Array(0);
-  nllRows: Float32Array = new Float32Array(0); // [B·T], 0 at the last position of each sequence
+  nllRows: Float32Array = new Float32Array(0); // [B·T], 0 at the last position of each sequence (all 0 without unembedding)
   hooks = new Map<string, { shape: number[]; data: Float32Array }>();
   means = new Map<string, Float32Array>();
 
@@ -44,7 +46,7 @@ export class CleanRun {
     const meanBuffers = new Map<string, { buffer: GPUBuffer; width: number }>();
     const rowWeights = meanHooks.size ? model.gpu.upload('clean:1/rows', new Float32Array(N).fill(1 / N)) : null;
     const result = await model.forward({
-      ids, batch: B, seq: T, hooks: options.readHooks ?? [],
+      ids, batch: B, seq: T, hooks: options.readHooks ?? [], unembed: options.unembed,
       onHook: (site) => {
         if (meanHooks.has(site.name) && rowWeights) {
           // [1, N] · [N, width]: the activation read as a weight matrix (element (r, j) at r·width + j).

@@ -34,7 +34,6 @@ export class FinalLayerNeuronSweep {
   private readonly gu: GPUBuffer;
   private readonly unorm: GPUBuffer;
   private readonly targets: GPUBuffer;
-  private readonly cleanNll: GPUBuffer;
   private readonly beta: GPUBuffer;
   private readonly owned: GPUBuffer[] = [];
   /** Direct-read pair kernel (CPU adapters) instead of workgroup tiles. */
@@ -60,7 +59,6 @@ export class FinalLayerNeuronSweep {
     const targets = new Int32Array(N);
     for (let n = 0; n < N; n++) targets[n] = n % clean.T < clean.T - 1 ? clean.ids[n + 1] : -1;
     this.targets = this.owned[this.owned.push(gpu.upload('cf:targets', targets)) - 1];
-    this.cleanNll = this.owned[this.owned.push(gpu.upload('cf:clean-nll', clean.nllRows)) - 1];
     this.beta = model.weights.lnFinal.beta;
     this.dispatch('center_rows', { 0: clean.buffer('final_resid'), 2: model.weights.lnFinal.gamma, 3: this.u, 4: this.gu, 5: this.unorm }, rowGrid(N), {});
   }
@@ -85,9 +83,9 @@ export class FinalLayerNeuronSweep {
     gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
   }
 
-  /** Neurons per tile so that per-pair state and per-neuron chunks fit one binding. */
+  /** Neurons per tile so that per-pair state (plus the clean column) and per-neuron chunks fit one binding. */
   neuronsPerTile(): number {
-    return Math.max(1, Math.floor(this.model.gpu.maxBinding / (12 * this.rows)));
+    return Math.max(1, Math.floor(this.model.gpu.maxBinding / (12 * this.rows)) - 1);
   }
 
   /** dnll [count, B, T−1] for neurons i0 .. i0+count of the final layer. */
@@ -120,25 +118,27 @@ export class FinalLayerNeuronSweep {
       scratch.push(b);
       return b;
     };
-    const v = tmp('cf:v', mc * d);
-    const gv = tmp('cf:gv', mc * d);
-    const vnorm = tmp('cf:vnorm', mc);
-    this.dispatch('center_weights', { 1: wOut.matrix.chunks[0].buffer, 2: weights.lnFinal.gamma, 3: v, 4: gv, 5: vnorm }, [mc], { mc, i0 });
-    const uv = tmp('cf:uv', N * mc);
-    kernels.matmul({ x: this.u, w: v, wDtype: 'f32', y: uv, M: N, N: mc, K: d, sK: 1, sN: d });
-    const pairs = tmp('cf:pairs', N * mc * 2);
+    // Pair columns: the tile's mc neurons, then the clean column (v = 0 and c = 0: nothing ablated).
+    const pc = mc + 1;
+    const v = tmp('cf:v', pc * d);
+    const gv = tmp('cf:gv', pc * d);
+    const vnorm = tmp('cf:vnorm', pc);
+    this.dispatch('center_weights', { 1: wOut.matrix.chunks[0].buffer, 2: weights.lnFinal.gamma, 3: v, 4: gv, 5: vnorm }, [mc], { mc: pc, i0 });
+    const uv = tmp('cf:uv', N * pc);
+    kernels.matmul({ x: this.u, w: v, wDtype: 'f32', y: uv, M: N, N: pc, K: d, sK: 1, sN: d });
+    const pairs = tmp('cf:pairs', N * pc * 2);
     const meansBuf = means ? gpu.upload('cf:means', means) : kernels.placeholder;
     if (means) scratch.push(meansBuf);
     const post = clean.buffer(`blocks.${L}.mlp.hook_post`);
     const [gy, gz] = rowGrid(N);
-    this.dispatch('pair_prep', { 7: post, 8: meansBuf, 9: uv, 10: this.unorm, 11: vnorm, 12: pairs }, [Math.ceil(mc / 64), gy, gz], { mc, i0, useMeans: means ? 1 : 0 });
-    const cols = Math.max(1, Math.min(model.vocabChunk(Math.max(N, mc)), 8192));
+    this.dispatch('pair_prep', { 7: post, 8: meansBuf, 9: uv, 10: this.unorm, 11: vnorm, 12: pairs }, [Math.ceil(pc / 64), gy, gz], { mc: pc, i0, useMeans: means ? 1 : 0 });
+    const cols = Math.max(1, Math.min(model.vocabChunk(Math.max(N, pc)), 8192));
     const aChunk = tmp('cf:A', N * cols);
-    const bChunk = tmp('cf:B', mc * cols);
+    const bChunk = tmp('cf:B', pc * cols);
     const eChunk = tmp('cf:e', cols);
-    const state = tmp('cf:state', N * mc * 3);
-    const bounds = tmp('cf:bounds', N + mc + 1);
-    const pairBound = exact ? tmp('cf:pair-bound', N * mc) : kernels.placeholder;
+    const state = tmp('cf:state', N * pc * 3);
+    const bounds = tmp('cf:bounds', N + pc + 1);
+    const pairBound = exact ? tmp('cf:pair-bound', N * pc) : kernels.placeholder;
     let first = true;
     for (const w of weights.unembed.chunks) {
       for (let v0 = w.rowStart; v0 < w.rowStart + w.rowCount; v0 += cols) {
@@ -146,22 +146,22 @@ export class FinalLayerNeuronSweep {
         const wOff = (v0 - w.rowStart) * d;
         const wDtype = weights.unembed.dtype;
         kernels.matmul({ x: this.gu, w: w.buffer, wDtype, y: aChunk, M: N, N: n, K: d, sK: 1, sN: d, wOff });
-        kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: mc, N: n, K: d, sK: 1, sN: d, wOff });
+        kernels.matmul({ x: gv, w: w.buffer, wDtype, y: bChunk, M: pc, N: n, K: d, sK: 1, sN: d, wOff });
         kernels.matmul({ x: this.beta, w: w.buffer, wDtype, y: eChunk, M: 1, N: n, K: d, sK: 1, sN: d, wOff });
-        const chunkParams = { mc, cols: n, vocabStart: v0, first: first ? 1 : 0, exact: exact ? 1 : 0, slack: this.slack };
-        this.dispatch('chunk_bounds', { 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds }, rowGrid(N + mc + 1), chunkParams);
-        if (exact) this.dispatch('pair_max_exact', { 12: pairs, 15: aChunk, 16: bChunk, 17: eChunk, 21: pairBound }, [Math.ceil(mc / 64), gy, gz], chunkParams, 4 * N * mc * n);
+        const chunkParams = { mc: pc, cols: n, vocabStart: v0, first: first ? 1 : 0, exact: exact ? 1 : 0, slack: this.slack };
+        this.dispatch('chunk_bounds', { 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds }, rowGrid(N + pc + 1), chunkParams);
+        if (exact) this.dispatch('pair_max_exact', { 12: pairs, 15: aChunk, 16: bChunk, 17: eChunk, 21: pairBound }, [Math.ceil(pc / 64), gy, gz], chunkParams, 4 * N * pc * n);
         // Workgroup-memory tiles on GPUs; direct reads on CPU adapters, where barriers are slow.
         const [entry, perGroup] = this.software ? ['pair_lse_update_direct', 32] : ['pair_lse_update', 64];
         this.dispatch(entry, { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds, 21: pairBound },
-          [Math.ceil(mc / perGroup), Math.ceil(N / perGroup)], chunkParams, 6 * N * mc * n);
+          [Math.ceil(pc / perGroup), Math.ceil(N / perGroup)], chunkParams, 6 * N * pc * n);
         first = false;
       }
     }
     const dnllBuf = tmp('cf:dnll', mc * N);
     const flags = gpu.upload('cf:flags', new Uint32Array(1));
     scratch.push(flags);
-    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 18: this.cleanNll, 19: dnllBuf, 22: flags }, [Math.ceil(mc / 64), gy, gz], { mc });
+    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 19: dnllBuf, 22: flags }, [Math.ceil(mc / 64), gy, gz], { mc: pc });
     const raw = await gpu.readF32(dnllBuf, 0, mc * N);
     const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0;
     for (const b of scratch) b.destroy();

@@ -32,7 +32,12 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const { spec } = model;
   const strategy = planStrategy(spec, plan, force);
   const postName = `blocks.${plan.layer}.mlp.hook_post`;
-  const clean = await CleanRun.capture(model, ids, B, T, { layers: [plan.layer], meanHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [] });
+  const clean = await CleanRun.capture(model, ids, B, T, {
+    layers: [plan.layer],
+    meanHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [],
+    // The closed form gets the clean nll from its own clean column (closed-form.ts).
+    unembed: strategy !== 'final-layer-closed-form',
+  });
   const means = plan.ablation === 'mean' ? plan.means ?? clean.means.get(postName)! : null;
   if (means && means.length !== spec.dMlp) throw new Error(`mean activations: expected ${spec.dMlp} values, got ${means.length}`);
   const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
