@@ -4,16 +4,19 @@
 // head sweep against cached keys/values vs naive re-forwards (a sample, extrapolated).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
 //     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
-//     [--repeats R] [--compare-bounds]
+//     [--repeats R] [--compare-bounds] [--profile]
 // --repeats: the forward and the closed-form sweep are timed R times, medians reported (default 3
 // on a GPU, 1 on a software adapter). --compare-bounds: also times the closed form with exact
 // per-pair maxima (PLATEAU_PAIR_BOUNDS=exact, a second pass per chunk) in the same run.
+// --profile: one more closed-form sweep under the profiler; its per-kernel GPU times go into
+// `neurons_profile` (the untimed extra run does not change the figures above).
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Gpu } from '../src/gpu/device.js';
 import { loadModel } from '../src/model/load.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
+import { Profiler } from '../src/gpu/profiler.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import type { Strategy } from '../src/interventions/plan.js';
@@ -85,6 +88,17 @@ if (process.argv.includes('--compare-bounds')) {
   exactBoundsRun = await median(closedForm, sweepTotal);
   delete process.env.PLATEAU_PAIR_BOUNDS;
 }
+let neuronsProfile: object | null = null;
+if (process.argv.includes('--profile')) {
+  const profiler = Profiler.attach(gpu);
+  await closedForm();
+  const report = await profiler.collect();
+  profiler.detach();
+  neuronsProfile = {
+    mode: report.mode, gpuSumMs: Number(report.gpuSumMs.toFixed(2)), wallMs: Number(report.wallMs.toFixed(2)),
+    kernels: report.kernels.slice(0, 12).map((k) => ({ kernel: k.kernel, calls: k.calls, ms: Number(k.totalMs.toFixed(2)), share: Number(k.share.toFixed(3)), gflops: Number(k.gflops.toFixed(1)) })),
+  };
+}
 const sample = Array.from({ length: naiveNeurons }, (_, k) => Math.floor((k * spec.dMlp) / naiveNeurons));
 const naiveNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: sample }, 'naive'));
 // The naive path pays its setup (clean run, means) once and one forward per neuron.
@@ -118,6 +132,7 @@ console.log(JSON.stringify({
   naive_sample: { neurons: naiveNeurons, heads: naiveHeads },
   repeats,
   phases_ms: { neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
+  ...(neuronsProfile ? { neurons_profile: neuronsProfile } : {}),
   ratios: {
     neurons_speedup_vs_naive: Number((naiveNeuronMs / fastNeurons.ms).toFixed(1)),
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),

@@ -23,7 +23,7 @@ for step in "$@"; do
     sweeps-xl) timeout 420 /tmp/pn/node --max-old-space-size=16000 sweeps.mjs --shape gpt2-xl --dtype F16 --batch 4 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps-xl.jsonl ;;
     matmul) timeout 300 /tmp/pn/node matmul.mjs --m 1024 --repeats 10 --variants shared,vec4-8x8,vec4-128,vec4-128x64 2>&1 | grep -v '^Warning' | tee -a $OUT/matmul.jsonl | cut -c1-3000 ;;
     forward) timeout 200 /tmp/pn/node forward.mjs --models gpt2,pythia --attention tiled,simple 2>&1 | grep -v '^Warning' | tee -a $OUT/forward.jsonl | cut -c1-3000 ;;
-    sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
+    sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds --profile 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     # Everything the open GPU targets need, in one call of under 10 minutes (issues 3 and 6).
     gpu-check) bash "$0" verify sweeps-bounds forward matmul ;;
     sweeps-small) timeout 200 /tmp/pn/node sweeps.mjs --batch 1 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
