@@ -52,7 +52,8 @@ export class FinalLayerNeuronSweep {
     this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const)) === 'exact';
     this.slack = options.slack ?? 0;
-    if (N * 12 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
+    // State per pair: 3 floats; at least one neuron plus the clean column per tile.
+    if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
     this.gu = this.buffer('cf:gu', N * d);
     this.unorm = this.buffer('cf:unorm', N);
