@@ -12,6 +12,7 @@ import type { Gpu } from './device.js';
 import type { Kernels, MatmulVariant } from './kernels.js';
 import type { StorageDType } from './tensor.js';
 import { Profiler } from './profiler.js';
+import { envChoice, envVar } from './env.js';
 
 export type MatmulLayout = 'kn' | 'nk';
 
@@ -60,9 +61,6 @@ const CACHE_VERSION = 1;
 // Kept in step with kernels.ts MATMUL_VARIANTS (not imported: kernels.ts imports this module).
 const KNOWN_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'naive'];
 
-function env(name: string): string | undefined {
-  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
-}
 
 type NodeFs = typeof import('node:fs');
 type NodePath = typeof import('node:path');
@@ -77,19 +75,16 @@ function nodeModules(): { fs: NodeFs; path: NodePath; os: NodeOs } | null {
 
 /** The variant forced by PLATEAU_MATMUL, if any. */
 export function forcedMatmulVariant(): MatmulVariant | undefined {
-  const v = env('PLATEAU_MATMUL')?.trim();
-  if (!v) return undefined;
-  if (!KNOWN_VARIANTS.includes(v)) throw new Error(`PLATEAU_MATMUL=${v}: unknown matmul variant (expected one of ${KNOWN_VARIANTS.join(', ')})`);
-  return v as MatmulVariant;
+  return envChoice('PLATEAU_MATMUL', KNOWN_VARIANTS as readonly MatmulVariant[], 'unknown matmul variant');
 }
 
 /** Where the cache lives in Node ($PLATEAU_AUTOTUNE_CACHE or ~/.cache/plateau/autotune.json); null outside Node. */
 export function autotuneCachePath(): string | null {
-  const explicit = env('PLATEAU_AUTOTUNE_CACHE');
+  const explicit = envVar('PLATEAU_AUTOTUNE_CACHE');
   if (explicit) return explicit;
   const node = nodeModules();
   if (!node) return null;
-  const base = env('XDG_CACHE_HOME') || node.path.join(node.os.homedir(), '.cache');
+  const base = envVar('XDG_CACHE_HOME') || node.path.join(node.os.homedir(), '.cache');
   return node.path.join(base, 'plateau', 'autotune.json');
 }
 
@@ -146,7 +141,7 @@ export function clearAutotuneMemory(): void {
 
 /** Per-shape choices for this adapter from the cache, or null when it has none (or PLATEAU_AUTOTUNE=off). */
 export function autotuneChooser(gpu: Gpu): MatmulChooser | null {
-  if (/^(off|0|false|no)$/i.test(env('PLATEAU_AUTOTUNE') ?? '')) return null;
+  if (/^(off|0|false|no)$/i.test(envVar('PLATEAU_AUTOTUNE') ?? '')) return null;
   const entries = readAutotuneCache().adapters[adapterKey(gpu)];
   if (!entries || !Object.keys(entries).length) return null;
   const memo = new Map<string, MatmulVariant | undefined>();

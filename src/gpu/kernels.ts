@@ -3,6 +3,7 @@
 // WGSL file's header gives bindings and layouts.
 import type { Gpu, KernelWork } from './device.js';
 import type { StorageDType } from './tensor.js';
+import { envChoice } from './env.js';
 import matmulRegisterSrc from '../../shaders/matmul-register.wgsl';
 import matmulSharedSrc from '../../shaders/matmul-shared.wgsl';
 import matmulVec4x128Src from '../../shaders/matmul-vec4-128.wgsl';
@@ -308,14 +309,11 @@ export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
 
 /** The explicit choice, else PLATEAU_ATTENTION, else null; throws on unknown names. */
 export function resolveAttentionVariant(explicit?: string): AttentionVariant | null {
-  const fromEnv = typeof process !== 'undefined' ? process.env?.PLATEAU_ATTENTION?.trim() : undefined;
-  const v = explicit ?? (fromEnv || undefined);
-  if (v === undefined) return null;
-  if (!(ATTENTION_VARIANTS as readonly string[]).includes(v)) {
-    const what = explicit !== undefined ? `attention variant "${v}"` : `PLATEAU_ATTENTION=${v}: attention variant`;
-    throw new Error(`unknown ${what} (expected one of ${ATTENTION_VARIANTS.join(', ')})`);
+  if (explicit === undefined) return envChoice('PLATEAU_ATTENTION', ATTENTION_VARIANTS, 'attention variant unknown') ?? null;
+  if (!(ATTENTION_VARIANTS as readonly string[]).includes(explicit)) {
+    throw new Error(`unknown attention variant "${explicit}" (expected one of ${ATTENTION_VARIANTS.join(', ')})`);
   }
-  return v as AttentionVariant;
+  return explicit as AttentionVariant;
 }
 
 /** Largest head size the tiled attention is chosen for by default (its q and z live in registers). */

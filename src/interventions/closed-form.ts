@@ -8,6 +8,7 @@
 import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
+import { envChoice } from '../gpu/env.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
@@ -19,13 +20,6 @@ export interface ClosedFormOptions {
   bounds?: 'fast' | 'exact';
   /** Test hook: added to every fast bound (log2 units), to exercise the fallback. */
   slack?: number;
-}
-
-function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
-  const value = typeof process !== 'undefined' ? process.env?.[name] : undefined;
-  if (!value) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${name}: expected ${allowed.join(' or ')}, got "${value}"`);
-  return value as T;
 }
 
 export class FinalLayerNeuronSweep {
@@ -48,9 +42,9 @@ export class FinalLayerNeuronSweep {
     const d = spec.dModel;
     const N = clean.B * clean.T;
     this.rows = N;
-    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const);
+    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const, 'unknown pair kernel');
     this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
-    this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const)) === 'exact';
+    this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);

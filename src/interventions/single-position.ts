@@ -158,16 +158,7 @@ export class BosRedirectSweep {
     const targetsBuf = ws.upload('targets', targets);
     const positionsBuf = ws.upload('positions', positions);
 
-    const resid = ws.get('resid', R * d);
-    const ln = ws.get('ln', R * d);
-    const stats = ws.get('stats', R * 2);
-    const z = ws.get('z', R * d);
-    const attnOut = ws.get('attn_out', R * d);
-    const mlpOut = ws.get('mlp_out', R * d);
-    const qkv = ws.get('qkv', R * 3 * d);
-    const qkRot = spec.positional === 'rotary' ? ws.get('qk_rot', R * 2 * d) : null;
-    const pre = ws.get('pre', R * spec.dMlp);
-    const post = ws.get('post', R * spec.dMlp);
+    const { resid, ln, stats, z, attnOut, mlpOut, qkv, qkRot, pre, post } = ws.blockActivations(spec, R);
     const DH = Math.ceil(spec.dHead / 4) * 4;
     const pipeline = (entry: string) => gpu.pipeline(`single-position-${entry}-dh${DH}`, () => source.replace('/*DH*/64u', `${DH}u`), entry);
     const params = (ldQK: number, qBase: number, kBase: number, headStrideQK: number) => ({

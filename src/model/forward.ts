@@ -63,6 +63,24 @@ const NONE = 0xffffffff;
 export class Workspace {
   readonly buffers = new Map<string, GPUBuffer>();
   constructor(private gpu: Gpu, readonly rows: number) {}
+
+  /** The per-row activations of one transformer block for `rows` rows (qkRot only with rotary embeddings). */
+  blockActivations(spec: ModelSpec, rows: number) {
+    const d = spec.dModel;
+    return {
+      resid: this.get('resid', rows * d),
+      ln: this.get('ln', rows * d),
+      stats: this.get('stats', rows * 2),
+      qkv: this.get('qkv', rows * 3 * d),
+      z: this.get('z', rows * d),
+      attnOut: this.get('attn_out', rows * d),
+      pre: this.get('pre', rows * spec.dMlp),
+      post: this.get('post', rows * spec.dMlp),
+      mlpOut: this.get('mlp_out', rows * d),
+      qkRot: spec.positional === 'rotary' ? this.get('qk_rot', rows * 2 * d) : null,
+    };
+  }
+
   get(name: string, floats: number): GPUBuffer {
     const bytes = floats * 4;
     let b = this.buffers.get(name);
@@ -178,16 +196,7 @@ export class Transformer {
     const posBuf = ws.upload('positions', positions);
     const targetsBuf = ws.upload('targets', targets);
 
-    const resid = ws.get('resid', N * d);
-    const ln = ws.get('ln', N * d);
-    const stats = ws.get('stats', N * 2);
-    const qkv = ws.get('qkv', N * 3 * d);
-    const z = ws.get('z', N * d);
-    const attnOut = ws.get('attn_out', N * d);
-    const pre = ws.get('pre', N * spec.dMlp);
-    const post = ws.get('post', N * spec.dMlp);
-    const mlpOut = ws.get('mlp_out', N * d);
-    const qkRot = spec.positional === 'rotary' ? ws.get('qk_rot', N * 2 * d) : null;
+    const { resid, ln, stats, qkv, z, attnOut, pre, post, mlpOut, qkRot } = ws.blockActivations(spec, N);
     const noRedirect = ws.get('redirect-none', B * 2);
     gpu.write(noRedirect, new Uint32Array(B * 2).fill(NONE));
 
