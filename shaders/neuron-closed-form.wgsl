@@ -71,6 +71,7 @@ struct Params {
 @group(0) @binding(22) var<storage, read_write> flags: array<atomic<u32>>;
 
 //#include workgroup-reduce
+//#include exp2-fma
 
 const TC: u32 = 16u; // vocabulary columns per tile
 const LOG2E: f32 = 1.4426950408889634;
@@ -241,6 +242,25 @@ fn write_pair_state(row0: u32, n0: u32, blk: PairBlock, sum: array<vec4<f32>, 4>
   }
 }
 
+// Set by the host (PLATEAU_PAIR_EXP=mixed): the 4th row of every block takes its exp2 from FMAs,
+// so that on GPUs whose special-function units limit the loop, a quarter of the exps run on the
+// (8× wider) FMA pipes instead.
+const MIXED_EXP: bool = false;
+
+fn exp2_row3(x: vec4<f32>) -> vec4<f32> {
+  if (MIXED_EXP) { return exp2_fma(x); }
+  return exp2(x);
+}
+
+// Adds one vocabulary column's 16 terms of a 4 × 4 block: a = the column's A of the block's 4 rows,
+// b = its B of the 4 neurons, ev = e·log2 e. Constant indices only, so everything stays in registers.
+fn add_column(sum: ptr<function, array<vec4<f32>, 4>>, blk: ptr<function, PairBlock>, a: vec4<f32>, b: vec4<f32>, ev: f32) {
+  (*sum)[0] += exp2(fma(b, (*blk).cv[0], fma(vec4<f32>(a.x), (*blk).iv[0], (*blk).nb[0])) + ev);
+  (*sum)[1] += exp2(fma(b, (*blk).cv[1], fma(vec4<f32>(a.y), (*blk).iv[1], (*blk).nb[1])) + ev);
+  (*sum)[2] += exp2(fma(b, (*blk).cv[2], fma(vec4<f32>(a.z), (*blk).iv[2], (*blk).nb[2])) + ev);
+  (*sum)[3] += exp2_row3(fma(b, (*blk).cv[3], fma(vec4<f32>(a.w), (*blk).iv[3], (*blk).nb[3])) + ev);
+}
+
 // Transposed tiles of vec4: aT[v·16 + ty] holds column v of this workgroup's rows 4·ty..4·ty+3,
 // bT[v·16 + tx] column v of its neurons 4·tx..4·tx+3 (conflict-free vec4 reads); eT in log2 units.
 var<workgroup> aT: array<vec4<f32>, 256>;
@@ -250,16 +270,15 @@ var<workgroup> eT: array<f32, 16>;
 @compute @workgroup_size(16, 16, 1)
 fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   // A workgroup owns 64 rows × 64 neurons; per tile of 16 columns each logit costs two FMAs, an
-  // add, one exp2 and the accumulation.
+  // add, one exp2 and the accumulation. The column loop has a constant trip count (so the
+  // compiler can unroll it): columns past the chunk's end have A = B = 0 and e = −3e38, whose
+  // terms are exactly 0.
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * 16u + tx;
   let row0 = wg.y * 64u + ty * 4u;
   let n0 = wg.x * 64u + tx * 4u;
-  let blk = load_pair_block(row0, n0);
-  let iv = blk.iv;
-  let cv = blk.cv;
-  let nb = blk.nb;
+  var blk = load_pair_block(row0, n0);
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var c0 = 0u; c0 < p.cols; c0 += TC) {
     {
@@ -279,16 +298,10 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
       aT[col * 16u + group] = av;
       bT[col * 16u + group] = bv;
     }
-    if (tid < TC) { eT[tid] = select(0.0, eChunk[min(c0 + tid, p.cols - 1u)] * LOG2E, c0 + tid < p.cols); }
+    if (tid < TC) { eT[tid] = select(-3.0e38, eChunk[min(c0 + tid, p.cols - 1u)] * LOG2E, c0 + tid < p.cols); }
     workgroupBarrier();
-    let n = min(TC, p.cols - c0);
-    for (var v = 0u; v < n; v++) {
-      let a = aT[v * 16u + ty];
-      let b = bT[v * 16u + tx];
-      let ev = eT[v];
-      for (var ri = 0u; ri < 4u; ri++) {
-        sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(a[ri]), iv[ri], nb[ri])) + ev);
-      }
+    for (var v = 0u; v < TC; v++) {
+      add_column(&sum, &blk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]);
     }
     workgroupBarrier();
   }
@@ -303,23 +316,20 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row0 = gid.y * 4u;
   let n0 = gid.x * 4u;
   if (row0 >= p.rows || n0 >= p.mc) { return; }
-  let blk = load_pair_block(row0, n0);
-  let iv = blk.iv;
-  let cv = blk.cv;
-  let nb = blk.nb;
-  var aOff = array<u32, 4>(0u, 0u, 0u, 0u);
-  for (var ri = 0u; ri < 4u; ri++) { aOff[ri] = min(row0 + ri, p.rows - 1u) * p.cols; }
+  var blk = load_pair_block(row0, n0);
+  let a0 = min(row0, p.rows - 1u) * p.cols;
+  let a1 = min(row0 + 1u, p.rows - 1u) * p.cols;
+  let a2 = min(row0 + 2u, p.rows - 1u) * p.cols;
+  let a3 = min(row0 + 3u, p.rows - 1u) * p.cols;
   let b0 = min(n0, p.mc - 1u) * p.cols;
   let b1 = min(n0 + 1u, p.mc - 1u) * p.cols;
   let b2 = min(n0 + 2u, p.mc - 1u) * p.cols;
   let b3 = min(n0 + 3u, p.mc - 1u) * p.cols;
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var v = 0u; v < p.cols; v++) {
+    let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
     let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-    let ev = eChunk[v] * LOG2E;
-    for (var ri = 0u; ri < 4u; ri++) {
-      sum[ri] += exp2(fma(b, cv[ri], fma(vec4<f32>(aChunk[aOff[ri] + v]), iv[ri], nb[ri])) + ev);
-    }
+    add_column(&sum, &blk, a, b, eChunk[v] * LOG2E);
   }
   write_pair_state(row0, n0, blk, sum);
 }

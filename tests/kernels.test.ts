@@ -1,7 +1,7 @@
 // Each WGSL kernel against its float64 CPU reference (src/cpu/reference.ts) on random shapes.
 import { describe, expect, it } from 'vitest';
 import { testGpu, testKernels, randomArray, maxAbsDiff, rng } from './helpers/gpu.js';
-import { Kernels, matmulVec4x128Source } from '../src/gpu/kernels.js';
+import { Kernels, matmulVec4x128Source, withIncludes } from '../src/gpu/kernels.js';
 import { attentionRef, geluErfRef, geluTanhRef, layernormRef, matmulRef, nllRef, rotaryRef, erf64 } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
 
@@ -296,5 +296,31 @@ describe('streaming log-sum-exp / nll', () => {
     }
     k.nllFinalize(tb, state, nll, rows);
     expect(maxAbsDiff(await k.gpu.readF32(nll, 0, rows), nllRef(logits, targets, rows, V))).toBeLessThan(1e-5);
+  });
+});
+
+describe('exp2 from FMAs (shaders/exp2-fma.wgsl)', () => {
+  it('matches 2^x to 2.5e-7 relative from −126 to 127, and is 0 below −126', async () => {
+    const gpu = await testGpu();
+    const r = rng(21);
+    const special = [0, -0, 1e-7, -1e-7, 0.5, -0.5, 1, -1, -1.0000001, 10.25, 126.9, -30.7, -100, -125.99, -126, -126.0001, -126.5, -127, -140, -1e30];
+    const xs = Float32Array.from([...special, ...Array.from({ length: 4096 - special.length }, () => (r() * 2 - 1) * 126)]);
+    const code = withIncludes(`//#include exp2-fma
+@group(0) @binding(0) var<storage, read> xs: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> ys: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < arrayLength(&xs)) { ys[id.x] = exp2_fma(xs[id.x]); }
+}`);
+    const pipeline = gpu.pipeline('test-exp2-fma', () => code);
+    const ys = gpu.createBuffer('ys', xs.length * 4);
+    gpu.dispatch('test-exp2-fma', pipeline, [gpu.upload('xs', xs), ys], [xs.length / 4 / 64]);
+    const got = await gpu.readF32(ys, 0, xs.length);
+    let worst = 0;
+    xs.forEach((x, i) => {
+      if (x < -126) expect(got[i], `2^${x}`).toBe(0);
+      else worst = Math.max(worst, Math.abs(got[i] - 2 ** x) / 2 ** x);
+    });
+    expect(worst).toBeLessThan(2.5e-7);
+    expect(worst).toBeGreaterThan(0); // a polynomial, not the hardware exp2 routed through
   });
 });

@@ -78,15 +78,20 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       [{ slack: 60 }, false], // 60 log2 units too high: still safe in f32, no rerun
       [{ slack: 200 }, true], // everything underflows: flagged, rerun with exact maxima
       [{ bounds: 'exact' }, false],
+      [{ exp: 'mixed' }, false], // a quarter of the exps from the FMA polynomial
+      [{ exp: 'mixed', slack: 200 }, true],
     ];
     try {
       // The clean nll comes from the same arithmetic (the clean column): ablating to the value a
-      // neuron already has (row 0's activations as the "means") changes row 0's nll by exactly 0.
-      const noOp = new FinalLayerNeuronSweep(model, clean, { kernel });
-      const atRow0 = await noOp.run(0, neurons.length, data.subarray(0, m));
-      noOp.destroy();
-      for (let i = 0; i < neurons.length; i++) expect(atRow0[i * B * (T - 1)], `neuron ${i}`).toBe(0);
-      expect(maxAbsDiff(atRow0, new Float32Array(atRow0.length))).toBeGreaterThan(1e-3); // other rows do change
+      // neuron already has (row r's activations as the "means") changes row r's nll by exactly 0;
+      // with mixed exps row 3 is one whose terms come from the FMA polynomial.
+      for (const [exp, row] of [['hardware', 0], ['mixed', 3]] as const) {
+        const noOp = new FinalLayerNeuronSweep(model, clean, { kernel, exp });
+        const atRow = await noOp.run(0, neurons.length, data.subarray(row * m, (row + 1) * m));
+        noOp.destroy();
+        for (let i = 0; i < neurons.length; i++) expect(atRow[i * B * (T - 1) + row], `${exp}: neuron ${i}`).toBe(0);
+        expect(maxAbsDiff(atRow, new Float32Array(atRow.length))).toBeGreaterThan(1e-3); // other rows do change
+      }
       for (const [options, rerun] of cases) {
         const sweep = new FinalLayerNeuronSweep(model, clean, { kernel, ...options });
         const fast = await sweep.run(0, neurons.length, means);

@@ -17,6 +17,7 @@ import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
 import elementwiseSrc from '../../shaders/elementwise.wgsl';
 import workgroupReduceSrc from '../../shaders/workgroup-reduce.wgsl';
+import exp2FmaSrc from '../../shaders/exp2-fma.wgsl';
 import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './autotune.js';
 
 // ---- matmul variants (autotuned per adapter and shape, see autotune.ts) ----
@@ -265,6 +266,7 @@ export function withIncludes(source: string): string {
   return source.replace(/^\/\/#include (\S+)$/gm, (_, name: string) => {
     if (name === 'workgroup-reduce') return workgroupReduceSrc;
     if (name === 'attention-inputs') return attentionInputsSrc;
+    if (name === 'exp2-fma') return exp2FmaSrc;
     throw new Error(`WGSL include "${name}" is unknown`);
   });
 }

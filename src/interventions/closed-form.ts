@@ -9,6 +9,7 @@ import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import { envChoice } from '../gpu/env.js';
+import type { StorageDType } from '../gpu/tensor.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
@@ -18,6 +19,11 @@ export interface ClosedFormOptions {
   kernel?: 'tiled' | 'direct';
   /** Per-pair reference: the cheap bound with exact fallback, or always the exact maximum (a second pass); env PLATEAU_PAIR_BOUNDS. */
   bounds?: 'fast' | 'exact';
+  /**
+   * exp2 of the pair loop: the hardware's, or 'mixed' — a quarter of the terms from an FMA-only
+   * polynomial (same accuracy), for GPUs whose special-function units limit the loop; env PLATEAU_PAIR_EXP.
+   */
+  exp?: 'hardware' | 'mixed';
   /** Test hook: added to every fast bound (log2 units), to exercise the fallback. */
   slack?: number;
 }
@@ -34,6 +40,7 @@ export class FinalLayerNeuronSweep {
   private readonly software: boolean;
   private readonly alwaysExact: boolean;
   private readonly slack: number;
+  private readonly mixedExp: boolean;
   /** Neuron tiles recomputed with exact maxima because a fast bound was too loose. */
   exactReruns = 0;
 
@@ -46,6 +53,7 @@ export class FinalLayerNeuronSweep {
     this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
+    this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp')) === 'mixed';
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
@@ -67,8 +75,8 @@ export class FinalLayerNeuronSweep {
   private dispatch(entry: string, bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0): void {
     const { gpu, spec, weights } = this.model;
     const wOut = weights.layers[spec.nLayers - 1].mlpOut;
-    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}`;
-    const pipeline = gpu.pipeline(key, () => withIncludes(specializeWeights(source, { w: wOut.matrix.dtype })), entry);
+    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}${this.mixedExp ? '-mixed-exp' : ''}`;
+    const pipeline = gpu.pipeline(key, () => this.shaderSource(wOut.matrix.dtype), entry);
     const buffers: (GPUBuffer | null)[] = [];
     for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
     for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
@@ -76,6 +84,16 @@ export class FinalLayerNeuronSweep {
     const words = [this.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), wOut.sK, wOut.sN, 0, spec.eps, v('exact'), v('slack')];
     const floatMask = words.map((_, i) => i === 13 || i === 15);
     gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
+  }
+
+  private shaderSource(wDtype: StorageDType): string {
+    let code = withIncludes(specializeWeights(source, { w: wDtype }));
+    if (this.mixedExp) {
+      const fixed = code.replace('const MIXED_EXP: bool = false;', 'const MIXED_EXP: bool = true;');
+      if (fixed === code) throw new Error('neuron-closed-form.wgsl: MIXED_EXP constant not found');
+      code = fixed;
+    }
+    return code;
   }
 
   /** Neurons per tile so that per-pair state (plus the clean column) and per-neuron chunks fit one binding. */
@@ -158,7 +176,8 @@ export class FinalLayerNeuronSweep {
     scratch.push(flags);
     this.dispatch('pair_finalize', { 13: this.targets, 14: state, 19: dnllBuf, 22: flags }, [Math.ceil(mc / 64), gy, gz], { mc: pc });
     const raw = await gpu.readF32(dnllBuf, 0, mc * N);
-    const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0;
+    // A NaN or infinite logit shows in the Σ flag or, where the FMA exp2 hides it, in the target logit.
+    const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0 || !raw.every(Number.isFinite);
     for (const b of scratch) b.destroy();
     if (tooLoose && !exact) return null;
     // With exact maxima every pair's Σ is ≥ 1 unless a logit is NaN or infinite.
