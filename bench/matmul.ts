@@ -4,9 +4,11 @@
 // GPU timestamps when the adapter has timestamp-query) and as our-best / peer ratios.
 //
 //   npx tsx bench/matmul.ts [--m 256] [--repeats 10] [--warmup 2] [--variants register,vec4-128,...] [--dtype f32|f16]
-//                           [--shapes 768x2304,...] [--no-peer]
+//                           [--shapes 768x2304,...] [--no-peer] [--peak-tflops P]
 //
 // Defaults are sized for lavapipe (M = 64, 3 repeats); on a real GPU pass e.g. --m 1024 --repeats 20.
+// --peak-tflops: the adapter's FP32 peak (WebGPU does not report it; e.g. 66.9 for an H100 SXM or
+// H200, 51.2 for an H100 PCIe): each shape's best variant is then also given as a fraction of it.
 // Prints one JSON object to stdout; progress goes to stderr.
 import { register } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -85,6 +87,8 @@ export interface MatmulBenchOptions {
   dtype?: 'f32' | 'f16';
   shapes?: [number, number][];
   peer?: boolean;
+  /** FP32 peak of the adapter in TFLOP/s, to report each shape's best as a fraction of it. */
+  peakTflops?: number;
 }
 
 interface PeerTiming {
@@ -175,6 +179,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
       peer: peerTiming,
       ratioBestToPeer: peerTiming ? round(best[1].gflops / peerTiming.gflops, 2) : null,
       ratioBestToNaive: byVariant.naive ? round(best[1].gflops / byVariant.naive.gflops, 2) : null,
+      ...(opts.peakTflops ? { bestFractionOfPeak: round(best[1].gflops / (opts.peakTflops * 1000), 3) } : {}),
     };
     log(`${M}×${K}·${K}×${N}: ${Object.entries(byVariant).map(([v, t]) => `${v} ${t.gflops}`).join(', ')}${peerTiming ? `, tfjs ${peerTiming.gflops}` : ''} GFLOP/s`);
     rows.push(row);
@@ -184,6 +189,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
     adapter: gpu.describe(),
     date: new Date().toISOString(),
     M, repeats, warmup, dtype,
+    ...(opts.peakTflops ? { peakTflops: opts.peakTflops } : {}),
     peer: 'error' in peer ? { name: 'tfjs-backend-webgpu', error: peer.error } : { name: 'tfjs-backend-webgpu', version: peer.version },
     seconds: round((performance.now() - t0) / 1000, 1),
     shapes: rows,
@@ -202,8 +208,11 @@ if (isMain(import.meta.url, 'matmul')) {
       dtype: { type: 'string' },
       shapes: { type: 'string' },
       'no-peer': { type: 'boolean' },
+      'peak-tflops': { type: 'string' },
     },
   });
+  const peak = values['peak-tflops'] === undefined ? undefined : Number(values['peak-tflops']);
+  if (peak !== undefined && !(peak > 0)) throw new Error(`--peak-tflops: expected a positive number of TFLOP/s, got "${values['peak-tflops']}"`);
   const result = await runMatmulBench({
     m: values.m ? Number(values.m) : undefined,
     repeats: values.repeats ? Number(values.repeats) : undefined,
@@ -212,6 +221,7 @@ if (isMain(import.meta.url, 'matmul')) {
     dtype: values.dtype as 'f32' | 'f16' | undefined,
     shapes: values.shapes?.split(',').map((s) => s.split('x').map(Number) as [number, number]),
     peer: !values['no-peer'],
+    peakTflops: peak,
   });
   console.log(JSON.stringify(result, null, 1));
   process.exit(0); // the GPU entry sits on navigator: exit explicitly

@@ -4,12 +4,16 @@
 // head sweep against cached keys/values vs naive re-forwards (a sample, extrapolated).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
 //     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
-//     [--repeats R] [--compare-bounds] [--profile]
+//     [--repeats R] [--compare-bounds] [--profile] [--pair-variants tiled,tiled:mixed,direct,tiled:no-exp]
 // --repeats: the forward and the closed-form sweep are timed R times, medians reported (default 3
 // on a GPU, 1 on a software adapter). --compare-bounds: also times the closed form with exact
 // per-pair maxima (PLATEAU_PAIR_BOUNDS=exact, a second pass per chunk) in the same run.
 // --profile: one more closed-form sweep under the profiler; its per-kernel GPU times go into
 // `neurons_profile` (the untimed extra run does not change the figures above).
+// --pair-variants: the closed form's compute (all neurons, one clean run shared) timed for each pair
+// kernel variant KERNEL[:EXP] in the same run, as ratios to the first: KERNEL tiled|direct, EXP
+// hardware|mixed (PLATEAU_PAIR_KERNEL / PLATEAU_PAIR_EXP), or the diagnostic no-exp (each exp2 of the
+// loop replaced by a max: wrong numbers, but shows how much of the loop's time the exps take).
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +21,8 @@ import { Gpu } from '../src/gpu/device.js';
 import { loadModel } from '../src/model/load.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
 import { Profiler } from '../src/gpu/profiler.js';
+import { CleanRun } from '../src/interventions/clean-run.js';
+import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import type { Strategy } from '../src/interventions/plan.js';
@@ -99,6 +105,43 @@ if (process.argv.includes('--profile')) {
     kernels: report.kernels.slice(0, 12).map((k) => ({ kernel: k.kernel, calls: k.calls, ms: Number(k.totalMs.toFixed(2)), share: Number(k.share.toFixed(3)), gflops: Number(k.gflops.toFixed(1)) })),
   };
 }
+/** Diagnostic: the pair loop's exp2 calls replaced by max(x, 1) (keeps every Σ ≥ 1, so nothing is rerun). */
+const NO_EXP_EDIT = {
+  name: 'no-exp',
+  apply(code: string): string {
+    const edited = code.replace(/\+= exp2\(/g, '+= exp2_diag_off(').replace(/\+= exp2_row3\(/g, '+= exp2_diag_off(');
+    if (edited.split('exp2_diag_off(').length !== 5) throw new Error('no-exp edit: expected the 4 exp2 calls of add_column');
+    return `${edited}\nfn exp2_diag_off(x: vec4<f32>) -> vec4<f32> { return max(x, vec4<f32>(1.0)); }\n`;
+  },
+};
+
+/** Closed-form compute (all neurons) per pair-kernel variant, one shared clean run, medians of `repeats`. */
+async function pairVariants(names: string[]): Promise<object> {
+  const post = `blocks.${last}.mlp.hook_post`;
+  const clean = await CleanRun.capture(model, ids, B, T, { layers: [last], meanHooks: [post], unembed: false });
+  const means = clean.means.get(post)!;
+  const result: Record<string, { computeMs: number; overFirst: number }> = {};
+  let firstMs = 0;
+  for (const name of names) {
+    const [kernel, exp = 'hardware'] = name.split(':');
+    if (kernel !== 'tiled' && kernel !== 'direct') throw new Error(`--pair-variants: unknown kernel "${kernel}" (tiled or direct)`);
+    if (exp !== 'hardware' && exp !== 'mixed' && exp !== 'no-exp') throw new Error(`--pair-variants: unknown exp "${exp}" (hardware, mixed or no-exp)`);
+    const options: ClosedFormOptions = exp === 'no-exp' ? { kernel, sourceEdit: NO_EXP_EDIT } : { kernel, exp };
+    const sweep = new FinalLayerNeuronSweep(model, clean, options);
+    await sweep.run(0, 1, means); // compiles the pipelines
+    const times: number[] = [];
+    for (let i = 0; i < repeats; i++) times.push((await timed(gpu, () => sweep.run(0, spec.dMlp, means))).ms);
+    sweep.destroy();
+    const ms = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+    firstMs ||= ms;
+    result[name] = { computeMs: Number(ms.toFixed(2)), overFirst: Number((ms / firstMs).toFixed(3)) };
+  }
+  clean.destroy();
+  return result;
+}
+const pairVariantNames = flag('pair-variants', '').split(',').filter(Boolean);
+const pairVariantTimes = pairVariantNames.length ? await pairVariants(pairVariantNames) : null;
+
 const sample = Array.from({ length: naiveNeurons }, (_, k) => Math.floor((k * spec.dMlp) / naiveNeurons));
 const naiveNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: sample }, 'naive'));
 // The naive path pays its setup (clean run, means) once and one forward per neuron.
@@ -133,6 +176,7 @@ console.log(JSON.stringify({
   repeats,
   phases_ms: { neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
   ...(neuronsProfile ? { neurons_profile: neuronsProfile } : {}),
+  ...(pairVariantTimes ? { pair_variants: pairVariantTimes } : {}),
   ratios: {
     neurons_speedup_vs_naive: Number((naiveNeuronMs / fastNeurons.ms).toFixed(1)),
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),

@@ -26,6 +26,8 @@ export interface ClosedFormOptions {
   exp?: 'hardware' | 'mixed';
   /** Test hook: added to every fast bound (log2 units), to exercise the fallback. */
   slack?: number;
+  /** Benchmark hook: a named edit of the shader text (diagnostic variants in bench/sweeps.ts). */
+  sourceEdit?: { name: string; apply: (code: string) => string };
 }
 
 export class FinalLayerNeuronSweep {
@@ -41,6 +43,7 @@ export class FinalLayerNeuronSweep {
   private readonly alwaysExact: boolean;
   private readonly slack: number;
   private readonly mixedExp: boolean;
+  private readonly sourceEdit?: ClosedFormOptions['sourceEdit'];
   /** Neuron tiles recomputed with exact maxima because a fast bound was too loose. */
   exactReruns = 0;
 
@@ -53,6 +56,7 @@ export class FinalLayerNeuronSweep {
     this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
+    this.sourceEdit = options.sourceEdit;
     this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp')) === 'mixed';
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
@@ -75,7 +79,7 @@ export class FinalLayerNeuronSweep {
   private dispatch(entry: string, bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0): void {
     const { gpu, spec, weights } = this.model;
     const wOut = weights.layers[spec.nLayers - 1].mlpOut;
-    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}${this.mixedExp ? '-mixed-exp' : ''}`;
+    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}${this.mixedExp ? '-mixed-exp' : ''}${this.sourceEdit ? `-${this.sourceEdit.name}` : ''}`;
     const pipeline = gpu.pipeline(key, () => this.shaderSource(wOut.matrix.dtype), entry);
     const buffers: (GPUBuffer | null)[] = [];
     for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
@@ -93,7 +97,7 @@ export class FinalLayerNeuronSweep {
       if (fixed === code) throw new Error('neuron-closed-form.wgsl: MIXED_EXP constant not found');
       code = fixed;
     }
-    return code;
+    return this.sourceEdit ? this.sourceEdit.apply(code) : code;
   }
 
   /** Neurons per tile so that per-pair state (plus the clean column) and per-neuron chunks fit one binding. */

@@ -15,15 +15,21 @@ cp ../dist/device/*.mjs . 2>/dev/null
 /tmp/pn/node --version
 fi
 export PLATEAU_DEVICE_READY=1
+# FP32 peak of the lent GPU in TFLOP/s (WebGPU cannot tell): H100 SXM / H200 66.9, H100 PCIe 51.2.
+case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)" in
+  *H100*PCIe*) PEAK=51.2 ;;
+  *H100*|*H200*) PEAK=66.9 ;;
+  *) PEAK= ;;
+esac
 for step in "$@"; do
   echo "=== $step"
   case "$step" in
     verify) cat /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; timeout 120 /tmp/pn/node verify-fixtures.mjs fixtures/gpt2-tiny fixtures/pythia-tiny 2>&1 | grep -v '^Warning' | tee -a $OUT/verify.jsonl | cut -c1-600 ;;
     sweeps) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     sweeps-xl) timeout 420 /tmp/pn/node --max-old-space-size=16000 sweeps.mjs --shape gpt2-xl --dtype F16 --batch 4 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps-xl.jsonl ;;
-    matmul) timeout 300 /tmp/pn/node matmul.mjs --m 1024 --repeats 10 --variants shared,vec4-8x8,vec4-128,vec4-128x64 2>&1 | grep -v '^Warning' | tee -a $OUT/matmul.jsonl | cut -c1-3000 ;;
+    matmul) timeout 300 /tmp/pn/node matmul.mjs --m 1024 --repeats 10 --variants shared,vec4-8x8,vec4-128,vec4-128x64 ${PEAK:+--peak-tflops $PEAK} 2>&1 | grep -v '^Warning' | tee -a $OUT/matmul.jsonl | cut -c1-3000 ;;
     forward) timeout 200 /tmp/pn/node forward.mjs --models gpt2,pythia --attention tiled,simple 2>&1 | grep -v '^Warning' | tee -a $OUT/forward.jsonl | cut -c1-3000 ;;
-    sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds --profile 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
+    sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds --profile --pair-variants tiled,tiled:mixed,tiled:no-exp,direct 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     # Everything the open GPU targets need, in one call of under 10 minutes (issues 3 and 6).
     gpu-check) bash "$0" verify sweeps-bounds forward matmul ;;
     sweeps-small) timeout 200 /tmp/pn/node sweeps.mjs --batch 1 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
