@@ -1,7 +1,9 @@
 // Sweep benchmark (JSON to stdout): on a random model of a real shape (default GPT-2 small) and
 // one set of tokens, in the same run: one forward pass; the final-layer neuron sweep by the closed
 // form vs naive re-forwards (a sample of neurons, extrapolated to all); the per-position BOS
-// head sweep against cached keys/values vs naive re-forwards (a sample, extrapolated).
+// head sweep against cached keys/values vs naive re-forwards (a sample, extrapolated); on
+// parallel-residual shapes (pythia-160m) also the final layer's zero-ablation head sweep by its
+// closed form vs re-running the final layer (batched-from-layer).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
 //     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
 //     [--repeats R] [--compare-bounds] [--profile] [--pair-variants tiled,tiled:mixed,direct,tiled:no-exp]
@@ -25,7 +27,7 @@ import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
-import type { Strategy } from '../src/interventions/plan.js';
+import { finalHeadsHaveClosedForm, type Strategy } from '../src/interventions/plan.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -155,6 +157,18 @@ const fastHeads = { ms: fastHeadRun.setupMs + fastHeadRun.computeMs };
 const naiveHeadRun = await timedSweep(() => headAblationSweep(ctx, headPlan, 'naive' as Strategy), naiveHeads);
 const naiveHeadMs = naiveHeadRun.setupMs + (naiveHeadRun.computeMs / naiveHeads) * spec.nHeads;
 
+// Final-layer zero ablation of every head: the closed form (parallel-residual models only) against
+// re-running the final layer for a batch of variants (the strategy every other layer uses).
+let finalHeads: { closedForm: { setupMs: number; computeMs: number }; batched: { setupMs: number; computeMs: number } } | null = null;
+if (finalHeadsHaveClosedForm(spec)) {
+  const plan = { kind: 'heads' as const, layers: [last], ablation: 'zero' as const };
+  await runAll(await headAblationSweep(ctx, plan)); // compiles the pipelines
+  finalHeads = {
+    closedForm: await median(() => timedSweep(() => headAblationSweep(ctx, plan)), sweepTotal),
+    batched: await median(() => timedSweep(() => headAblationSweep(ctx, plan, 'batched-from-layer')), sweepTotal),
+  };
+}
+
 const perToken = (ms: number) => Number((ms / tokens).toFixed(4));
 console.log(JSON.stringify({
   bench: 'sweeps',
@@ -171,10 +185,11 @@ console.log(JSON.stringify({
     neurons_naive_extrapolated: perToken(naiveNeuronMs),
     heads_bos_single_position: perToken(fastHeads.ms),
     heads_bos_naive_extrapolated: perToken(naiveHeadMs),
+    ...(finalHeads ? { heads_final_zero_closed_form: perToken(sweepTotal(finalHeads.closedForm)), heads_final_zero_batched: perToken(sweepTotal(finalHeads.batched)) } : {}),
   },
   naive_sample: { neurons: naiveNeurons, heads: naiveHeads },
   repeats,
-  phases_ms: { neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
+  phases_ms: { ...(finalHeads ? { heads_final_closed_form: finalHeads.closedForm, heads_final_batched: finalHeads.batched } : {}), neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
   ...(neuronsProfile ? { neurons_profile: neuronsProfile } : {}),
   ...(pairVariantTimes ? { pair_variants: pairVariantTimes } : {}),
   ratios: {
@@ -182,6 +197,7 @@ console.log(JSON.stringify({
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),
     ...(exactBoundsRun ? { pair_compute_exact_fallback_over_fast_bounds: Number((exactBoundsRun.computeMs / fastNeuronRun.computeMs).toFixed(2)) } : {}),
     heads_bos_speedup_vs_naive: Number((naiveHeadMs / fastHeads.ms).toFixed(1)),
+    ...(finalHeads ? { heads_final_closed_form_speedup_vs_batched: Number((sweepTotal(finalHeads.batched) / sweepTotal(finalHeads.closedForm)).toFixed(2)) } : {}),
   },
 }));
 model.destroy();

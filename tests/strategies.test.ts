@@ -7,14 +7,16 @@ import { testGpu, maxAbsDiff, rng } from './helpers/gpu.js';
 import { tempDir } from './helpers/cli.js';
 import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { loadModel } from '../src/model/load.js';
-import { headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
+import { concat, headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
 import type { Strategy } from '../src/interventions/plan.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
+import { FinalLayerHeadSweep } from '../src/interventions/final-layer-heads.js';
 
 const SHAPES: Record<string, RandomModelShape> = {
   'gpt2 f16': { arch: 'gpt2', dModel: 48, nLayers: 3, nHeads: 3, vocab: 301, nCtx: 24, dtype: 'F16', seed: 3 },
   'neox sequential rot 0.5': { arch: 'gpt_neox', dModel: 32, nLayers: 2, nHeads: 2, vocab: 257, nCtx: 24, parallelResidual: false, rotaryPct: 0.5, seed: 4 },
+  'neox parallel f16': { arch: 'gpt_neox', dModel: 64, nLayers: 2, nHeads: 4, vocab: 263, nCtx: 24, dtype: 'F16', seed: 5 },
 };
 
 async function context(name: string): Promise<SweepContext> {
@@ -110,6 +112,46 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     expect(maxAbsDiff((await outputs(ctx, n, 'batched-from-layer'))[0], (await outputs(ctx, n, 'naive'))[0])).toBeLessThan(1e-4);
     const h = (s: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [1], ablation: 'zero' }, s);
     expect(maxAbsDiff((await outputs(ctx, h, 'batched-from-layer'))[0], (await outputs(ctx, h, 'naive'))[0])).toBeLessThan(1e-4);
+  });
+
+  it('heads, zero and mean at every layer: the final layer by its closed form where exact (parallel residual)', async () => {
+    const ctx = await context(name);
+    const { spec } = ctx.model;
+    const last = spec.nLayers - 1;
+    for (const ablation of ['zero', 'mean'] as const) {
+      const h = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation }, s);
+      const runner = await h();
+      const [fast] = await runner.compute(0, runner.units);
+      runner.dispose();
+      expect(runner.strategy).toBe(spec.parallelResidual ? 'batched-from-layer+final-layer-closed-form' : 'batched-from-layer');
+      const [naive] = await outputs(ctx, h, 'naive');
+      expect(maxAbsDiff(fast, naive), ablation).toBeLessThan(1e-4);
+      const finalPart = naive.subarray(naive.length / 2);
+      expect(Math.max(...finalPart.map(Math.abs))).toBeGreaterThan(1e-3); // the final layer's ablations do something
+    }
+    if (!spec.parallelResidual) {
+      await expect(headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'zero' }, 'final-layer-closed-form')).rejects.toThrow(/no closed form/);
+      return;
+    }
+    // Both ways of forming a head's logit shift (δ·F_h, or the unembedded shifted residual) against
+    // naive zero ablation; and a no-op ablation (every head set to row 0's own z) changes row 0's nll
+    // by exactly 0.
+    const z = `blocks.${last}.attn.hook_z`;
+    const [naive] = await outputs(ctx, (s) => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'zero' }, s), 'naive');
+    const clean = await CleanRun.capture(ctx.model, ctx.ids, ctx.B, ctx.T, { layers: [last], readHooks: [z], keepHooks: [z], unembed: false });
+    for (const mode of ['factor', 'direct'] as const) {
+      const zero = new FinalLayerHeadSweep(ctx.model, clean, null, mode);
+      // heads 1.. then head 0: a run may start at any head
+      const parts = [await zero.run(1, spec.nHeads - 1), await zero.run(0, 1)];
+      zero.destroy();
+      expect(maxAbsDiff(concat([parts[1], parts[0]]), naive), mode).toBeLessThan(1e-4);
+      const sweep = new FinalLayerHeadSweep(ctx.model, clean, clean.hooks.get(z)!.data.slice(0, spec.dModel), mode);
+      const noOp = await sweep.run(0, spec.nHeads);
+      sweep.destroy();
+      for (let h = 0; h < spec.nHeads; h++) expect(noOp[h * ctx.B * (ctx.T - 1)], `${mode}: head ${h}`).toBe(0);
+      expect(maxAbsDiff(noOp, new Float32Array(noOp.length))).toBeGreaterThan(1e-3);
+    }
+    clean.destroy();
   });
 
   it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {

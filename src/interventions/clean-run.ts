@@ -14,6 +14,8 @@ export interface CleanRunOptions {
   readHooks?: string[];
   /** Column means over all B·T rows of these hooks, computed on the GPU (→ CleanRun.means). */
   meanHooks?: string[];
+  /** Keep these hooks' activations on the GPU (→ CleanRun.buffer(name)). */
+  keepHooks?: string[];
   /** false: skip the unembedding (nll stays empty) — for strategies that compute the clean nll themselves. */
   unembed?: boolean;
 }
@@ -43,6 +45,7 @@ export class CleanRun {
     };
     const N = B * T;
     const meanHooks = new Set(options.meanHooks ?? []);
+    const keepHooks = new Set(options.keepHooks ?? []);
     const meanBuffers = new Map<string, { buffer: GPUBuffer; width: number }>();
     const rowWeights = meanHooks.size ? model.gpu.upload('clean:1/rows', new Float32Array(N).fill(1 / N)) : null;
     const result = await model.forward({
@@ -54,13 +57,14 @@ export class CleanRun {
           model.kernels.matmul({ x: rowWeights, w: site.buffer, wDtype: 'f32', y: buffer, M: 1, N: site.width, K: N, sK: site.width, sN: 1 });
           meanBuffers.set(site.name, { buffer, width: site.width });
         }
+        if (keepHooks.has(site.name)) keep(site.name, site.buffer, N * site.width);
         const m = /^blocks\.(\d+)\.(.+)$/.exec(site.name);
         if (m) {
           const l = Number(m[1]);
           const what = m[2];
           const wanted = layers.has(l) && (what === 'hook_resid_pre' ||
             (options.keepAttention && (what === 'attn.hook_z' || what === 'hook_mlp_out')));
-          if (wanted || (l === last && what === 'mlp.hook_post')) keep(site.name, site.buffer, N * site.width);
+          if ((wanted || (l === last && what === 'mlp.hook_post')) && !keepHooks.has(site.name)) keep(site.name, site.buffer, N * site.width);
         }
       },
       onAttentionInputs: options.keepAttention

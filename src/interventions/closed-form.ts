@@ -10,9 +10,40 @@ import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import { envChoice } from '../gpu/env.js';
 import type { StorageDType } from '../gpu/tensor.js';
+import type { Linear } from '../model/weights.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
 
 interface Bindings { [binding: number]: GPUBuffer }
+
+/** One dispatch of an entry point of neuron-closed-form.wgsl; `w` is the matrix bound as `w` (rows i at i·sK, columns j at j·sN). */
+function dispatchClosedForm(
+  model: Transformer, entry: string,
+  config: { rows: number; w: Linear; suffix?: string; source?: (dtype: StorageDType) => string },
+  bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0,
+): void {
+  const { gpu, spec } = model;
+  const { w } = config;
+  const key = `neuron-closed-form-${entry}-${w.matrix.dtype}${config.suffix ?? ''}`;
+  const pipeline = gpu.pipeline(key, () => config.source?.(w.matrix.dtype) ?? withIncludes(specializeWeights(source, { w: w.matrix.dtype })), entry);
+  const buffers: (GPUBuffer | null)[] = [];
+  for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
+  for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
+  const v = (name: string) => params[name] ?? 0;
+  const words = [config.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), w.sK, w.sN, 0, spec.eps, v('exact'), v('slack')];
+  const floatMask = words.map((_, i) => i === 13 || i === 15);
+  gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
+}
+
+/** The final LayerNorm's centring of x [rows, d_model]: u = x − mean, gu = γ⊙u, norms = |u|² per row. */
+export function centerRows(model: Transformer, x: GPUBuffer, rows: number, u: GPUBuffer, gu: GPUBuffer, norms: GPUBuffer): void {
+  const { weights, spec } = model;
+  dispatchClosedForm(model, 'center_rows', { rows, w: weights.layers[spec.nLayers - 1].mlpOut }, { 0: x, 2: weights.lnFinal.gamma, 3: u, 4: gu, 5: norms }, rowGrid(rows), {});
+}
+
+/** Rows i0 .. i0+count of a weight matrix (W(i, j), j < d_model), centred like a residual: v, gv = γ⊙v (final LayerNorm's γ), norms = |v|². */
+export function centerWeightRows(model: Transformer, w: Linear, i0: number, count: number, v: GPUBuffer, gv: GPUBuffer, norms: GPUBuffer): void {
+  dispatchClosedForm(model, 'center_weights', { rows: 0, w }, { 1: w.matrix.chunks[0].buffer, 2: model.weights.lnFinal.gamma, 3: v, 4: gv, 5: norms }, [count], { mc: count, i0 });
+}
 
 export interface ClosedFormOptions {
   /** Pair kernel: workgroup tiles (GPUs) or direct reads (CPU adapters); default by adapter, env PLATEAU_PAIR_KERNEL. */
@@ -67,7 +98,7 @@ export class FinalLayerNeuronSweep {
     for (let n = 0; n < N; n++) targets[n] = n % clean.T < clean.T - 1 ? clean.ids[n + 1] : -1;
     this.targets = this.owned[this.owned.push(gpu.upload('cf:targets', targets)) - 1];
     this.beta = model.weights.lnFinal.beta;
-    this.dispatch('center_rows', { 0: clean.buffer('final_resid'), 2: model.weights.lnFinal.gamma, 3: this.u, 4: this.gu, 5: this.unorm }, rowGrid(N), {});
+    centerRows(model, clean.buffer('final_resid'), N, this.u, this.gu, this.unorm);
   }
 
   private buffer(label: string, floats: number): GPUBuffer {
@@ -77,17 +108,9 @@ export class FinalLayerNeuronSweep {
   }
 
   private dispatch(entry: string, bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0): void {
-    const { gpu, spec, weights } = this.model;
-    const wOut = weights.layers[spec.nLayers - 1].mlpOut;
-    const key = `neuron-closed-form-${entry}-${wOut.matrix.dtype}${this.mixedExp ? '-mixed-exp' : ''}${this.sourceEdit ? `-${this.sourceEdit.name}` : ''}`;
-    const pipeline = gpu.pipeline(key, () => this.shaderSource(wOut.matrix.dtype), entry);
-    const buffers: (GPUBuffer | null)[] = [];
-    for (const [k, b] of Object.entries(bindings)) buffers[Number(k)] = b;
-    for (let i = 0; i < buffers.length; i++) buffers[i] ??= null;
-    const v = (name: string) => params[name] ?? 0;
-    const words = [this.rows, spec.dModel, spec.dMlp, v('mc'), v('i0'), spec.dMlp, v('cols'), v('vocabStart'), v('first'), v('useMeans'), wOut.sK, wOut.sN, 0, spec.eps, v('exact'), v('slack')];
-    const floatMask = words.map((_, i) => i === 13 || i === 15);
-    gpu.dispatch(key, pipeline, buffers, groups, { words, floatMask, binding: 6 }, { flops, bytes: 0 });
+    const { spec, weights } = this.model;
+    const suffix = `${this.mixedExp ? '-mixed-exp' : ''}${this.sourceEdit ? `-${this.sourceEdit.name}` : ''}`;
+    dispatchClosedForm(this.model, entry, { rows: this.rows, w: weights.layers[spec.nLayers - 1].mlpOut, suffix, source: (dtype) => this.shaderSource(dtype) }, bindings, groups, params, flops);
   }
 
   private shaderSource(wDtype: StorageDType): string {
@@ -140,7 +163,7 @@ export class FinalLayerNeuronSweep {
     const v = tmp('cf:v', pc * d);
     const gv = tmp('cf:gv', pc * d);
     const vnorm = tmp('cf:vnorm', pc);
-    this.dispatch('center_weights', { 1: wOut.matrix.chunks[0].buffer, 2: weights.lnFinal.gamma, 3: v, 4: gv, 5: vnorm }, [mc], { mc: pc, i0 });
+    centerWeightRows(model, wOut, i0, mc, v, gv, vnorm); // the clean column's v stays 0
     const uv = tmp('cf:uv', N * pc);
     kernels.matmul({ x: this.u, w: v, wDtype: 'f32', y: uv, M: N, N: pc, K: d, sK: 1, sN: d });
     const pairs = tmp('cf:pairs', N * pc * 2);

@@ -35,7 +35,7 @@ export interface PatchPlan {
 export type InterventionPlan = NeuronSweepPlan | HeadSweepPlan | PatchPlan;
 
 export type Strategy =
-  /** Exact closed form through the final LayerNorm and unembedding: no re-forward. */
+  /** Exact closed form through the final LayerNorm and unembedding: no re-forward (final-layer neurons; final-layer heads of parallel-residual models). */
   | 'final-layer-closed-form'
   /** Cached activations up to layer l, many variants batched through the remaining layers. */
   | 'batched-from-layer'
@@ -49,6 +49,25 @@ export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: St
   if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 ? 'final-layer-closed-form' : 'batched-from-layer';
   if (plan.kind === 'heads') return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
   return 'batched-from-layer';
+}
+
+/**
+ * Whether zero / mean ablations of the final layer's heads have the exact closed form: the head's
+ * output must reach the final residual unchanged (parallel residual, as in GPT-NeoX / Pythia); in
+ * sequential blocks (GPT-2) the final MLP reads it, and only a re-run is exact.
+ */
+export function finalHeadsHaveClosedForm(spec: ModelSpec): boolean {
+  return spec.parallelResidual && spec.nHeads * spec.dHead === spec.dModel;
+}
+
+/** Strategy of a zero / mean head sweep at one layer: the closed form where it is exact, else batched from the layer. */
+export function headLayerStrategy(spec: ModelSpec, layer: number, force?: Strategy): Strategy {
+  const closedForm = layer === spec.nLayers - 1 && finalHeadsHaveClosedForm(spec);
+  if (force === 'final-layer-closed-form' && !closedForm) {
+    throw new Error(`--strategy final-layer-closed-form: heads of layer ${layer} have no closed form (only the final layer of a parallel-residual model)`);
+  }
+  if (force) return force;
+  return closedForm ? 'final-layer-closed-form' : 'batched-from-layer';
 }
 
 export function validateLayer(spec: ModelSpec, layer: number, flag: string): void {

@@ -5,7 +5,8 @@ import { CleanRun } from './clean-run.js';
 import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
-import { planStrategy, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+import { headLayerStrategy, planStrategy, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+import { FinalLayerHeadSweep } from './final-layer-heads.js';
 
 export interface SweepContext {
   model: Transformer;
@@ -16,7 +17,8 @@ export interface SweepContext {
 
 /** The per-unit computation of a sweep, plus its output shapes. */
 export interface SweepRunner {
-  strategy: Strategy;
+  /** The strategy, or several joined by '+' when the units' layers are computed differently. */
+  strategy: string;
   units: number;
   /** Units per scheduler chunk: a natural batch on this device. */
   chunkUnits: number;
@@ -72,17 +74,29 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const { model, ids, B, T } = ctx;
   const { spec } = model;
   if (plan.ablation === 'bos') return bosSweep(ctx, plan, force);
-  const strategy = planStrategy(spec, plan, force);
   const H = spec.nHeads;
   const dh = spec.dHead;
+  const last = spec.nLayers - 1;
+  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force));
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
-  const clean = await CleanRun.capture(model, ids, B, T, { layers: plan.layers, meanHooks: plan.ablation === 'mean' ? zNames : [] });
+  const closedFormAt = strategies.indexOf('final-layer-closed-form');
+  const clean = await CleanRun.capture(model, ids, B, T, {
+    layers: plan.layers,
+    meanHooks: plan.ablation === 'mean' ? zNames : [],
+    keepHooks: closedFormAt >= 0 ? [`blocks.${last}.attn.hook_z`] : [],
+    // The closed form gets the clean nll from its own clean column.
+    unembed: strategies.some((s) => s !== 'final-layer-closed-form'),
+  });
   const base = {
-    strategy, units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
+    strategy: [...new Set(strategies)].join('+'), units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
     outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
     chunkUnits: H,
   };
+  const closedForm = closedFormAt >= 0
+    ? new FinalLayerHeadSweep(model, clean, plan.ablation === 'mean' ? clean.means.get(zNames[closedFormAt])! : null)
+    : null;
   const editors = plan.layers.map((l, j) => {
+    if (strategies[j] === 'final-layer-closed-form') return null;
     const values = plan.ablation === 'mean' ? clean.means.get(zNames[j])! : new Float32Array(spec.dModel);
     return columnEditor(model, zNames[j], values, (v) => ({ col0: (v % H) * dh, width: dh, valueOffset: (v % H) * dh }));
   });
@@ -95,16 +109,21 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
         const j = Math.floor(u / H);
         const stop = Math.min(end, (j + 1) * H);
         const first = u - j * H;
-        const editor: VariantEditor = (site, v0, count, rpv) => editors[j](site, v0, count, rpv);
-        const res = strategy === 'naive'
-          ? await runVariantsNaive(model, clean, first, stop - u, editor)
-          : await runVariantsFromLayer(model, clean, plan.layers[j], first, stop - u, editor);
-        rows.push(dnllFromRows(res.nllRows, clean, stop - u));
+        const edit = editors[j];
+        if (!edit) {
+          rows.push(await closedForm!.run(first, stop - u));
+        } else {
+          const editor: VariantEditor = (site, v0, count, rpv) => edit(site, v0, count, rpv);
+          const res = strategies[j] === 'naive'
+            ? await runVariantsNaive(model, clean, first, stop - u, editor)
+            : await runVariantsFromLayer(model, clean, plan.layers[j], first, stop - u, editor);
+          rows.push(dnllFromRows(res.nllRows, clean, stop - u));
+        }
         u = stop;
       }
       return [concat(rows)];
     },
-    dispose() { editors.forEach((e) => e.dispose()); clean.destroy(); },
+    dispose() { editors.forEach((e) => e?.dispose()); closedForm?.destroy(); clean.destroy(); },
   };
 }
 
