@@ -3,8 +3,11 @@
 //   copy_rows:   dst[pairs[2j]·d + i] = src[pairs[2j+1]·d + i] for j < nPairs, i < d
 //                (activation patching: overwrite rows of one run with rows of another)
 //   set_columns: for each row n, with variant v = n / rowsPerVariant (edits[v] = (col0, width,
-//                valueOffset) and width 0 = no edit): a[n·d + col0 + i] = values[valueOffset + i]
-//                (zero/mean ablation of a neuron or of a head's slice of hook_z, one per variant)
+//                valueOffset) and width 0 = no edit):
+//                a[n·d + col0 + i] = values[valueOffset + (n mod rowsPerVariant)·valueStride + i]
+//                (valueStride = Params.nPairs: 0 for one value row — zero/mean ablation of a neuron or
+//                of a head's slice of hook_z, one per variant; the source's row width for resampling
+//                from another run's activation [rowsPerVariant, width], row by row)
 // Bindings: 0 a/dst: array<f32>  1 b/src/values: array<f32>  2 aux: array<u32> (pairs or edits)
 //           3 p: Params (uniform)
 // Dispatch: add_inplace (ceil(n/256)); copy_rows (ceil(d/64), nPairs split as y + z·65535); set_columns (ceil(w/64), rows split likewise)
@@ -38,5 +41,6 @@ fn set_columns(@builtin(global_invocation_id) gid: vec3<u32>) {
   let col0 = aux[3u * v];
   let width = aux[3u * v + 1u];
   if (i >= width) { return; }
-  a[n * p.d + col0 + i] = b[aux[3u * v + 2u] + i];
+  let valueStride = p.nPairs; // set_columns' use of the third word
+  a[n * p.d + col0 + i] = b[aux[3u * v + 2u] + (n % p.rowsPerVariant) * valueStride + i];
 }

@@ -13,7 +13,8 @@
 //   6 a [rows, cols], 7 logits [rows, cols] (in: δ·F_h; out: logits), 8 e [cols] (head_logits);
 //   9 p (uniform).
 // Entry points:
-//   head_delta  — delta[r, j] = m[h·dh + j] − z[r, h·dh + j] (m = 0 without means);
+//   head_delta  — delta[r, j] = m[h·dh + j] − z[r, h·dh + j] (m = 0 without means; p.useMeans 2:
+//                 m[r, h·dh + j] of another run's hook_z, resampling position by position);
 //                 dispatch (ceil(dh/64), rows split y/z)
 //   shifted_inv — inv[r] = 1/sqrt(|u_r + shift_r|²/d + eps) (shift read only when p.shifted = 1:
 //                 the clean column has none); dispatch (rows split x/y) × 64
@@ -43,6 +44,7 @@ fn head_delta(@builtin(global_invocation_id) gid: vec3<u32>) {
   let col = p.head * p.dh + j;
   var m = 0.0;
   if (p.useMeans == 1u) { m = means[col]; }
+  if (p.useMeans == 2u) { m = means[r * p.ldz + col]; } // resample: another run's hook_z
   delta[r * p.dh + j] = m - z[r * p.ldz + col];
 }
 

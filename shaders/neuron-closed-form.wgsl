@@ -23,7 +23,8 @@
 //                      dispatch (min(rows,65535), ceil(rows/65535)) × 64
 //   center_weights   — W_out row i (element wOff + i·sRow + j·sCol of w) → v [m, d], gv, norms[i] = |v_i|²
 //                      dispatch (m) × 64
-//   pair_prep        — post [rows, ldPost] (col i0 + i), means [m], uv [rows, mc], uNormSq [rows], vNormSq [mc]
+//   pair_prep        — post [rows, ldPost] (col i0 + i), means [m] (p.useMeans 1; with 2 another run's
+//                      post [rows, ldPost], resampling position by position), uv [rows, mc], uNormSq [rows], vNormSq [mc]
 //                      → pairs [rows, mc, 2] = (c, 1/σ'), c = 0 in the clean column mc − 1;
 //                      dispatch (ceil(mc/64), rows split y/z)
 //   chunk_bounds     — aChunk [rows, cols], bChunk [mc, cols], eChunk [cols] → bounds [rows + mc + 1] =
@@ -128,6 +129,7 @@ fn pair_prep(@builtin(global_invocation_id) gid: vec3<u32>) {
     let a = post[r * p.ldPost + p.i0 + i];
     c = -a;
     if (p.useMeans == 1u) { c = means[p.i0 + i] - a; }
+    if (p.useMeans == 2u) { c = means[r * p.ldPost + p.i0 + i] - a; } // resample: another run's post
   }
   let dot = uv[r * p.mc + i];
   let variance = (uNormSq[r] + 2.0 * c * dot + c * c * vNormSq[i]) / f32(p.d) + p.eps;

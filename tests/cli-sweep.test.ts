@@ -1,7 +1,7 @@
 // The sweep and patch commands end to end on the fixtures (the contract's output tensors), a kill in
 // the middle of a sweep followed by --resume, and shards merged into one result.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
@@ -44,7 +44,9 @@ describe('sweep commands reproduce the fixtures', () => {
         expect(summary.strategy).toBe('final-layer-closed-form');
         await expectMatchesReference(out, fixture, 'dnll', `sweep.neurons.${ablation}.L2.dnll`);
         const heads = path.join(tmp, `h-${ablation}.safetensors`);
-        await run(['sweep', 'heads', '--layers', 'all', '--ablation', ablation], heads);
+        const headSummary = await run(['sweep', 'heads', '--layers', 'all', '--ablation', ablation], heads);
+        // Pythia's parallel residual gives the final layer's heads the closed form.
+        expect(headSummary.strategy).toBe(fixture === 'pythia-tiny' ? 'batched-from-layer+final-layer-closed-form' : 'batched-from-layer');
         await expectMatchesReference(heads, fixture, 'dnll', `sweep.heads.${ablation}.dnll`);
       }
       const bos = path.join(tmp, 'bos.safetensors');
@@ -57,6 +59,59 @@ describe('sweep commands reproduce the fixtures', () => {
       await expectMatchesReference(patch, fixture, 'logprobs', 'patch.resid_pre.logprobs');
     });
   }
+});
+
+describe('ablation sources: --mean-ids (a named population) and --ablation resample --resample-ids', () => {
+  const dir = fixtureDir('gpt2-tiny');
+  const ids = path.join(dir, 'reference.safetensors');
+  const sweep = async (args: string[]) => {
+    const out = path.join(tempDir(), 'out.safetensors');
+    const res = await runCli([...args, '--model', dir, '--ids', ids, '--out', out]);
+    return { res, out };
+  };
+  const dnll = async (args: string[]) => {
+    const { res, out } = await sweep(args);
+    expect(res.stderr).not.toMatch(/plateau:/);
+    return (await readTensor(out, 'dnll')).data;
+  };
+
+  it('means over the swept batch itself = the default; over another population they differ; resampling from the batch itself changes nothing', async () => {
+    const ref = await readReference('gpt2-tiny');
+    const batch = await ref.file.readInt32('input_ids');
+    const [B, T] = ref.file.info('input_ids').shape;
+    await ref.file.close();
+    const tmp = tempDir();
+    const sameRows = path.join(tmp, 'same.json');
+    writeFileSync(sameRows, JSON.stringify(Array.from({ length: B }, (_, b) => Array.from(batch.subarray(b * T, (b + 1) * T)))));
+    const other = path.join(tmp, 'other.json');
+    writeFileSync(other, JSON.stringify(Array.from({ length: 3 }, (_, b) => Array.from({ length: 17 }, (_, t) => (b * 389 + t * 97 + 5) % 1000))));
+    for (const cmd of [['sweep', 'neurons', '--layer', 'last'], ['sweep', 'heads', '--layers', '0,2']]) {
+      const plain = await dnll([...cmd, '--ablation', 'mean']);
+      expect(maxAbsDiff(await dnll([...cmd, '--ablation', 'mean', '--mean-ids', sameRows]), plain), cmd[1]).toBe(0);
+      expect(maxAbsDiff(await dnll([...cmd, '--ablation', 'mean', '--mean-ids', other]), plain), cmd[1]).toBeGreaterThan(1e-3);
+      const resampled = await dnll([...cmd, '--ablation', 'resample', '--resample-ids', sameRows]);
+      expect(maxAbsDiff(resampled, new Float32Array(resampled.length)), cmd[1]).toBe(0);
+    }
+  });
+
+  it('clear errors for a missing, misplaced or misshapen source', async () => {
+    const cases: [string[], RegExp][] = [
+      [['sweep', 'neurons', '--layer', 'last', '--ablation', 'resample'], /--ablation resample needs --resample-ids/],
+      [['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--mean-ids', ids], /--mean-ids applies to --ablation mean only/],
+      [['sweep', 'heads', '--ablation', 'bos', '--resample-ids', ids], /--resample-ids applies to --ablation resample only/],
+    ];
+    const other = path.join(tempDir(), 'other.json');
+    writeFileSync(other, JSON.stringify([[1, 2, 3]]));
+    cases.push([['sweep', 'heads', '--ablation', 'resample', '--resample-ids', other], /--resample-ids: 1×3 token rows, but the swept batch is \d+×\d+/]);
+    const bad = path.join(tempDir(), 'bad.json');
+    writeFileSync(bad, '[[1, 2], [3]]');
+    cases.push([['sweep', 'neurons', '--layer', '0', '--ablation', 'mean', '--mean-ids', bad], /--mean-ids .*bad\.json: row 1 has 1 tokens/]);
+    for (const [args, message] of cases) {
+      const { res } = await sweep(args);
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stderr, args.join(' ')).toMatch(message);
+    }
+  });
 });
 
 describe('scheduling', () => {

@@ -154,6 +154,34 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     clean.destroy();
   });
 
+  it('resample ablation (activations from another run, position by position): neurons and heads, every strategy = naive', async () => {
+    const ctx = await context(name);
+    const { spec } = ctx.model;
+    const last = spec.nLayers - 1;
+    const r = rng(11);
+    const resampleIds = Int32Array.from(ctx.ids, () => Math.floor(r() * spec.vocab));
+    const neurons = [0, 5, 17];
+    for (const layer of [0, last]) {
+      const make = (s: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer, ablation: 'resample', neurons, resampleIds }, s);
+      const [naive] = await outputs(ctx, make, 'naive');
+      const fast = layer === last ? 'final-layer-closed-form' : 'batched-from-layer';
+      expect(maxAbsDiff((await outputs(ctx, make, fast))[0], naive), `neurons L${layer}`).toBeLessThan(1e-4);
+      expect(Math.max(...naive.map(Math.abs))).toBeGreaterThan(1e-3);
+    }
+    const heads = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'resample', resampleIds }, s);
+    const runner = await heads();
+    const [fast] = await runner.compute(0, runner.units);
+    runner.dispose();
+    const [naive] = await outputs(ctx, heads, 'naive');
+    expect(maxAbsDiff(fast, naive), runner.strategy).toBeLessThan(1e-4);
+    // Resampling from the swept batch itself changes nothing.
+    const same = await headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'resample', resampleIds: ctx.ids });
+    expect(maxAbsDiff((await same.compute(0, same.units))[0], new Float32Array(naive.length))).toBe(0);
+    same.dispose();
+    // Wrong shape: a clear error.
+    await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'resample', resampleIds: resampleIds.subarray(1) })).rejects.toThrow(/same shape/);
+  });
+
   it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {
     const ctx = await context(name);
     const last = ctx.model.spec.nLayers - 1;

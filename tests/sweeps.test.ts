@@ -7,6 +7,7 @@ import type { Transformer } from '../src/model/forward.js';
 import { headAblationSweep, neuronSweep, type SweepRunner } from '../src/interventions/sweeps.js';
 import { parseWatch, type Strategy } from '../src/interventions/plan.js';
 import { patchSweep } from '../src/interventions/patch.js';
+import { populationMeans } from '../src/interventions/means.js';
 
 const models = new Map<FixtureName, Promise<Transformer>>();
 function model(name: FixtureName): Promise<Transformer> {
@@ -34,13 +35,17 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
         });
       }
     }
-    it(`heads ${ablation} (batched-from-layer)`, async () => {
-      const m = await model(name);
-      const ref = await readReference(name);
-      const [dnll] = await runAll(await headAblationSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'heads', layers: [0, 1, 2], ablation }));
-      const key = `sweep.heads.${ablation}.dnll`;
-      expect(maxAbsDiff(dnll, await ref.file.readF32(key))).toBeLessThan(tolerance(name, key));
-    });
+    for (const strategy of [undefined, 'batched-from-layer'] as const) {
+      it(`heads ${ablation} (${strategy ?? 'planned: the final layer by closed form where exact'})`, async () => {
+        const m = await model(name);
+        const ref = await readReference(name);
+        const runner = await headAblationSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'heads', layers: [0, 1, 2], ablation }, strategy);
+        expect(runner.strategy).toBe(strategy ?? (m.spec.parallelResidual ? 'batched-from-layer+final-layer-closed-form' : 'batched-from-layer'));
+        const [dnll] = await runAll(runner);
+        const key = `sweep.heads.${ablation}.dnll`;
+        expect(maxAbsDiff(dnll, await ref.file.readF32(key))).toBeLessThan(tolerance(name, key));
+      });
+    }
   }
 
   for (const strategy of ['single-position-cached', 'batched-from-layer'] as const) {
@@ -53,6 +58,25 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
       expect(maxAbsDiff(dact, await ref.file.readF32('sweep.heads.bos.dact'))).toBeLessThan(tolerance(name, 'sweep.heads.bos.dact'));
     });
   }
+
+  it('population means (several batches, averaged on the GPU) = float64 means of the read-back hooks', async () => {
+    const gpu = await testGpu();
+    const m = await loadModel(gpu, fixtureDir(name)); // its own instance: maxRows is narrowed below
+    const B = 5, T = 9;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 131 + 7) % m.spec.vocab);
+    const hooks = ['blocks.1.mlp.hook_post', 'blocks.2.attn.hook_z'];
+    m.maxRows = () => 2 * T; // two rows per batch: three batches, the last one short
+    const means = await populationMeans(m, { ids, B, T }, hooks);
+    const result = await m.forward({ ids, batch: B, seq: T, hooks, unembed: false });
+    for (const hook of hooks) {
+      const { data } = result.hooks.get(hook)!;
+      const width = data.length / (B * T);
+      const expected = new Float64Array(width);
+      for (let r = 0; r < B * T; r++) for (let j = 0; j < width; j++) expected[j] += data[r * width + j] / (B * T);
+      expect(maxAbsDiff(means.get(hook)!, Float32Array.from(expected)), hook).toBeLessThan(1e-6);
+    }
+    m.destroy();
+  });
 
   it('patch resid_pre', async () => {
     const m = await model(name);

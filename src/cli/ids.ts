@@ -9,7 +9,7 @@ export interface TokenBatch {
   T: number;
 }
 
-export async function readIdsFile(file: string): Promise<TokenBatch> {
+export async function readIdsFile(file: string, flag = '--ids'): Promise<TokenBatch> {
   if (/\.safetensors$/i.test(file)) {
     const st = await SafetensorsFile.openPath(file);
     try {
@@ -26,9 +26,9 @@ export async function readIdsFile(file: string): Promise<TokenBatch> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new Error(`--ids ${file}: expected a JSON array of equal-length integer arrays or a .safetensors file with input_ids (${(e as Error).message})`);
+    throw new Error(`${flag} ${file}: expected a JSON array of equal-length integer arrays or a .safetensors file with input_ids (${(e as Error).message})`);
   }
-  return idsFromRows(parsed, `--ids ${file}`);
+  return idsFromRows(parsed, `${flag} ${file}`);
 }
 
 export function idsFromRows(parsed: unknown, where: string): TokenBatch {

@@ -46,12 +46,16 @@ const sweep = program.command('sweep').description('intervention sweeps (dnll pe
 sweepOptions(sweep.command('neurons')
   .description('ablate each MLP neuron of a layer at every position: dnll [d_mlp, B, T-1]')
   .requiredOption('--layer <N|last>', 'layer index or "last"')
-  .addOption(new Option('--ablation <kind>', 'value the neuron is set to').choices(['zero', 'mean']).default('mean')))
+  .addOption(new Option('--ablation <kind>', 'value the neuron is set to: 0, its mean, or its value in another run (--resample-ids)').choices(['zero', 'mean', 'resample']).default('mean'))
+  .option('--mean-ids <file>', 'with mean: take the means over every position of these token rows (a named population; default: the swept batch)')
+  .option('--resample-ids <file>', 'with resample: token rows of the same shape as --ids whose activations replace the ablated ones, position by position'))
   .action(action(sweepNeuronsCommand));
 sweepOptions(sweep.command('heads')
   .description('ablate each attention head: dnll [L_sel, H, B, T-1]; bos also writes dact [L_sel, H, B, T, n_watch] with --watch')
   .option('--layers <all|N,N>', 'layers to sweep', 'all')
-  .addOption(new Option('--ablation <kind>', 'zero/mean of hook_z at every position, or bos: redirect one query row to position 0').choices(['zero', 'mean', 'bos']).default('mean'))
+  .addOption(new Option('--ablation <kind>', 'zero/mean/resample of hook_z at every position, or bos: redirect one query row to position 0').choices(['zero', 'mean', 'resample', 'bos']).default('mean'))
+  .option('--mean-ids <file>', 'with mean: take the means over every position of these token rows (a named population; default: the swept batch)')
+  .option('--resample-ids <file>', 'with resample: token rows of the same shape as --ids whose hook_z replaces the ablated head\'s, position by position')
   .option('--watch <LAYER:i,j>', 'with bos: neurons of a layer whose hook_post change is measured'))
   .action(action(sweepHeadsCommand));
 sweepOptions(program.command('patch')

@@ -11,6 +11,9 @@ import { parseLayer, parseLayers, parseWatch, type Strategy } from '../intervent
 import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+import { readIdsFile, type TokenBatch } from './ids.js';
+import { progressBar } from './progress.js';
+import { populationMeans } from '../interventions/means.js';
 
 export interface SweepCommonOptions extends InputOptions {
   model?: string;
@@ -90,24 +93,62 @@ async function executeSweep(
   }
 }
 
-export interface NeuronSweepOptions extends SweepCommonOptions { layer: string; ablation: 'zero' | 'mean' }
+/** Where ablated values come from: --mean-ids (a population for the means) and --resample-ids (a run to resample from). */
+interface AblationSourceOptions { ablation: string; meanIds?: string; resampleIds?: string }
+
+/** Reads --mean-ids / --resample-ids after checking they fit --ablation; their fingerprints go into the sweep's settings. */
+async function readAblationSources(opts: AblationSourceOptions): Promise<{ mean?: TokenBatch; resample?: TokenBatch; settings: Record<string, string> }> {
+  if (opts.meanIds && opts.ablation !== 'mean') throw new Error(`--mean-ids applies to --ablation mean only (got --ablation ${opts.ablation})`);
+  if (opts.resampleIds && opts.ablation !== 'resample') throw new Error(`--resample-ids applies to --ablation resample only (got --ablation ${opts.ablation})`);
+  if (opts.ablation === 'resample' && !opts.resampleIds) throw new Error('--ablation resample needs --resample-ids FILE: token rows of the same shape as --ids to take the activations from');
+  const mean = opts.meanIds ? await readIdsFile(opts.meanIds, '--mean-ids') : undefined;
+  const resample = opts.resampleIds ? await readIdsFile(opts.resampleIds, '--resample-ids') : undefined;
+  const settings: Record<string, string> = {};
+  if (mean) settings.meanIds = idsFingerprint(mean.ids, mean.B, mean.T);
+  if (resample) settings.resampleIds = idsFingerprint(resample.ids, resample.B, resample.T);
+  return { mean, resample, settings };
+}
+
+/** The resample run must match the swept batch position by position. */
+function resampleIdsFor(ctx: SweepContext, resample: TokenBatch | undefined): Int32Array | undefined {
+  if (!resample) return undefined;
+  if (resample.B !== ctx.B || resample.T !== ctx.T) throw new Error(`--resample-ids: ${resample.B}×${resample.T} token rows, but the swept batch is ${ctx.B}×${ctx.T}; they must have the same shape`);
+  return resample.ids;
+}
+
+async function meansOver(model: Transformer, population: TokenBatch, hooks: string[]): Promise<Float32Array[]> {
+  const bar = progressBar('mean activations (--mean-ids)', population.B, 'rows');
+  const means = await populationMeans(model, population, hooks, (done) => bar.update(done, population.B));
+  bar.stop();
+  return hooks.map((h) => means.get(h)!);
+}
+
+export interface NeuronSweepOptions extends SweepCommonOptions, AblationSourceOptions { layer: string; ablation: 'zero' | 'mean' | 'resample' }
 
 export async function sweepNeuronsCommand(opts: NeuronSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
-  await executeSweep(opts, 'sweep-neurons', { layer: opts.layer, ablation: opts.ablation }, (ctx, model) =>
-    neuronSweep(ctx, { kind: 'neurons', layer: parseLayer(model.spec, opts.layer), ablation: opts.ablation }, strategy));
+  const sources = await readAblationSources(opts);
+  await executeSweep(opts, 'sweep-neurons', { layer: opts.layer, ablation: opts.ablation, ...sources.settings }, async (ctx, model) => {
+    const layer = parseLayer(model.spec, opts.layer);
+    const means = sources.mean ? (await meansOver(model, sources.mean, [`blocks.${layer}.mlp.hook_post`]))[0] : undefined;
+    return neuronSweep(ctx, { kind: 'neurons', layer, ablation: opts.ablation, means, resampleIds: resampleIdsFor(ctx, sources.resample) }, strategy);
+  });
 }
 
-export interface HeadSweepOptions extends SweepCommonOptions { layers?: string; ablation: 'zero' | 'mean' | 'bos'; watch?: string }
+export interface HeadSweepOptions extends SweepCommonOptions, AblationSourceOptions { layers?: string; ablation: 'zero' | 'mean' | 'resample' | 'bos'; watch?: string }
 
 export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
   if (opts.watch && opts.ablation !== 'bos') throw new Error('--watch applies to --ablation bos only');
-  await executeSweep(opts, 'sweep-heads', { layers: opts.layers ?? 'all', ablation: opts.ablation, watch: opts.watch ?? '' }, (ctx, model) =>
-    headAblationSweep(ctx, {
-      kind: 'heads', layers: parseLayers(model.spec, opts.layers), ablation: opts.ablation,
+  const sources = await readAblationSources(opts);
+  await executeSweep(opts, 'sweep-heads', { layers: opts.layers ?? 'all', ablation: opts.ablation, watch: opts.watch ?? '', ...sources.settings }, async (ctx, model) => {
+    const layers = parseLayers(model.spec, opts.layers);
+    const means = sources.mean ? await meansOver(model, sources.mean, layers.map((l) => `blocks.${l}.attn.hook_z`)) : undefined;
+    return headAblationSweep(ctx, {
+      kind: 'heads', layers, ablation: opts.ablation, means, resampleIds: resampleIdsFor(ctx, sources.resample),
       watch: opts.watch ? parseWatch(model.spec, opts.watch) : undefined,
-    }, strategy));
+    }, strategy);
+  });
 }
 
 export interface PatchOptions extends SweepCommonOptions { cleanRow: string; corruptedRow: string; hook: string }

@@ -523,11 +523,13 @@ export class Kernels {
 
   /**
    * Per-variant column overwrite: rows n of variant v = ⌊n / rowsPerVariant⌋ get
-   * a[n, col0 .. col0+width) = values[valueOffset ..]; edits holds (col0, width, valueOffset) per variant.
+   * a[n, col0 .. col0+width) = values[valueOffset + (n mod rowsPerVariant)·valueStride ..]; edits holds
+   * (col0, width, valueOffset) per variant. valueStride 0: the same values for every row (zero, mean);
+   * the width of a source activation: its row n mod rowsPerVariant (resampling from another run).
    */
-  setColumns(a: GPUBuffer, values: GPUBuffer, edits: GPUBuffer, rows: number, d: number, rowsPerVariant: number, maxWidth: number): void {
+  setColumns(a: GPUBuffer, values: GPUBuffer, edits: GPUBuffer, rows: number, d: number, rowsPerVariant: number, maxWidth: number, valueStride = 0): void {
     const pipeline = this.gpu.pipeline('set-columns', () => elementwiseSrc, 'set_columns');
     const [gy, gz] = rowGrid(rows);
-    this.gpu.dispatch('set-columns', pipeline, [a, values, edits], [Math.ceil(maxWidth / 64), gy, gz], { words: [rows, d, 0, rowsPerVariant] }, { flops: 0, bytes: 8 * rows * maxWidth });
+    this.gpu.dispatch('set-columns', pipeline, [a, values, edits], [Math.ceil(maxWidth / 64), gy, gz], { words: [rows, d, valueStride, rowsPerVariant] }, { flops: 0, bytes: 8 * rows * maxWidth });
   }
 }

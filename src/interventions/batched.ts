@@ -88,16 +88,20 @@ export async function runVariantsNaive(model: Transformer, clean: CleanRun, firs
 
 /**
  * An editor that, at hook `hookName`, overwrites columns of each variant's rows:
- * variant v gets a[·, col0(v) .. col0(v)+width) = values[valueOffset(v) ..].
+ * variant v gets a[·, col0(v) .. col0(v)+width) = values[valueOffset(v) ..] — one value row for every
+ * position (zero, mean), or, given `source` (another run's activation of this hook on the GPU,
+ * [B·T, width], not owned), position by position: a[r, col0 ..] = source[r, valueOffset ..].
  */
 export function columnEditor(
   model: Transformer,
   hookName: string,
-  values: Float32Array,
+  values: Float32Array | { source: GPUBuffer; width: number },
   columnsOf: (variant: number) => { col0: number; width: number; valueOffset: number },
 ): VariantEditor & { dispose(): void } {
   const { gpu, kernels } = model;
-  const valuesBuf = gpu.upload(`edit-values:${hookName}`, values.length ? values : new Float32Array(1));
+  const fromSource = !(values instanceof Float32Array);
+  const valuesBuf = fromSource ? values.source : gpu.upload(`edit-values:${hookName}`, values.length ? values : new Float32Array(1));
+  const valueStride = fromSource ? values.width : 0;
   const tables: GPUBuffer[] = [];
   const editor = ((site: HookSite, v0: number, count: number, rowsPerVariant: number) => {
     if (site.name !== hookName) return;
@@ -111,10 +115,10 @@ export function columnEditor(
     // Each call gets its own table: edits recorded for several batches may be in flight at once.
     const editsBuf = gpu.upload(`edit-table:${hookName}`, table);
     tables.push(editsBuf);
-    kernels.setColumns(site.buffer, valuesBuf, editsBuf, site.rows, site.width, rowsPerVariant, maxWidth);
+    kernels.setColumns(site.buffer, valuesBuf, editsBuf, site.rows, site.width, rowsPerVariant, maxWidth, valueStride);
   }) as VariantEditor & { dispose(): void };
   editor.dispose = () => {
-    valuesBuf.destroy();
+    if (!fromSource) valuesBuf.destroy();
     for (const t of tables.splice(0)) t.destroy();
   };
   return editor;

@@ -128,17 +128,20 @@ export class FinalLayerNeuronSweep {
     return Math.max(1, Math.floor(this.model.gpu.maxBinding / (12 * this.rows)) - 1);
   }
 
-  /** dnll [count, B, T−1] for neurons i0 .. i0+count of the final layer. */
-  async run(i0: number, count: number, means: Float32Array | null): Promise<Float32Array> {
+  /**
+   * dnll [count, B, T−1] for neurons i0 .. i0+count of the final layer, each set to 0, to `means`
+   * (one value per neuron), or to `source` (another run's hook_post [B·T, d_mlp], position by position).
+   */
+  async run(i0: number, count: number, means: Float32Array | null, source?: GPUBuffer): Promise<Float32Array> {
     const { clean } = this;
     const out = new Float32Array(count * clean.B * (clean.T - 1));
     const tile = this.neuronsPerTile();
     for (let t0 = 0; t0 < count; t0 += tile) {
       const mc = Math.min(tile, count - t0);
-      let part = await this.runTile(i0 + t0, mc, means, this.alwaysExact);
+      let part = await this.runTile(i0 + t0, mc, means, source, this.alwaysExact);
       if (!part) {
         this.exactReruns++;
-        part = (await this.runTile(i0 + t0, mc, means, true))!;
+        part = (await this.runTile(i0 + t0, mc, means, source, true))!;
       }
       out.set(part, t0 * clean.B * (clean.T - 1));
     }
@@ -146,7 +149,7 @@ export class FinalLayerNeuronSweep {
   }
 
   /** dnll of one neuron tile, or null when a fast bound was too loose (then rerun with exact = true). */
-  private async runTile(i0: number, mc: number, means: Float32Array | null, exact: boolean): Promise<Float32Array | null> {
+  private async runTile(i0: number, mc: number, means: Float32Array | null, source: GPUBuffer | undefined, exact: boolean): Promise<Float32Array | null> {
     const { model, clean, rows: N } = this;
     const { gpu, spec, kernels, weights } = model;
     const d = spec.dModel;
@@ -167,11 +170,11 @@ export class FinalLayerNeuronSweep {
     const uv = tmp('cf:uv', N * pc);
     kernels.matmul({ x: this.u, w: v, wDtype: 'f32', y: uv, M: N, N: pc, K: d, sK: 1, sN: d });
     const pairs = tmp('cf:pairs', N * pc * 2);
-    const meansBuf = means ? gpu.upload('cf:means', means) : kernels.placeholder;
-    if (means) scratch.push(meansBuf);
+    const meansBuf = source ?? (means ? gpu.upload('cf:means', means) : kernels.placeholder);
+    if (means && !source) scratch.push(meansBuf);
     const post = clean.buffer(`blocks.${L}.mlp.hook_post`);
     const [gy, gz] = rowGrid(N);
-    this.dispatch('pair_prep', { 7: post, 8: meansBuf, 9: uv, 10: this.unorm, 11: vnorm, 12: pairs }, [Math.ceil(pc / 64), gy, gz], { mc: pc, i0, useMeans: means ? 1 : 0 });
+    this.dispatch('pair_prep', { 7: post, 8: meansBuf, 9: uv, 10: this.unorm, 11: vnorm, 12: pairs }, [Math.ceil(pc / 64), gy, gz], { mc: pc, i0, useMeans: source ? 2 : means ? 1 : 0 });
     const cols = Math.max(1, Math.min(model.vocabChunk(Math.max(N, pc)), 8192));
     const aChunk = tmp('cf:A', N * cols);
     const bChunk = tmp('cf:B', pc * cols);

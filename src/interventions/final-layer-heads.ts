@@ -33,7 +33,11 @@ export class FinalLayerHeadSweep {
   /** 'factor': δ·F_h with F_h made per chunk; 'direct': the unembedded γ⊙δ·V_h; default by cost (header). */
   readonly mode: FinalHeadsMode;
 
-  constructor(private model: Transformer, private clean: CleanRun, means: Float32Array | null, mode?: FinalHeadsMode) {
+  /**
+   * Heads are set to 0, to `means` ([H·dh], hook_z's column means), or to `source` (another run's
+   * hook_z of the final layer [B·T, H·dh], position by position: resampling).
+   */
+  constructor(private model: Transformer, private clean: CleanRun, means: Float32Array | null, mode?: FinalHeadsMode, source?: GPUBuffer) {
     if (!finalHeadsHaveClosedForm(model.spec)) throw new Error('the final-layer head closed form needs parallel-residual blocks (GPT-NeoX / Pythia)');
     const { gpu, spec, weights, kernels } = model;
     const { nHeads: H, dHead: dh, dModel: d } = spec;
@@ -53,7 +57,7 @@ export class FinalLayerHeadSweep {
     for (let n = 0; n < N; n++) targets[n] = n % clean.T < clean.T - 1 ? clean.ids[n + 1] : -1;
     this.targets = this.upload('fh:targets', targets);
     const z = clean.buffer(`blocks.${L}.attn.hook_z`);
-    const meansBuf = means ? this.upload('fh:means', means) : kernels.placeholder;
+    const meansBuf = source ?? (means ? this.upload('fh:means', means) : kernels.placeholder);
     const shift = this.buffer('fh:shift', N * d);
     for (let h = 0; h <= H; h++) {
       const inv = this.buffer(`fh:inv${h}`, N);
@@ -65,7 +69,7 @@ export class FinalLayerHeadSweep {
       const delta = this.buffer(`fh:delta${h}`, N * dh);
       this.delta.push(delta);
       const [gy, gz] = rowGrid(N);
-      this.dispatch('head_delta', { 0: z, 1: meansBuf, 2: delta }, [Math.ceil(dh / 64), gy, gz], { head: h, useMeans: means ? 1 : 0 });
+      this.dispatch('head_delta', { 0: z, 1: meansBuf, 2: delta }, [Math.ceil(dh / 64), gy, gz], { head: h, useMeans: source ? 2 : means ? 1 : 0 });
       // δ·V_h: the centred residual's shift (rows h·dh .. of V).
       kernels.matmul({ x: delta, w: v, wDtype: 'f32', y: shift, M: N, N: d, K: dh, sK: d, sN: 1, wOff: h * dh * d });
       this.dispatch('shifted_inv', { 3: u, 4: shift, 5: inv }, rowGrid(N), { shifted: 1 });

@@ -2,26 +2,33 @@
 // layer build plans; `planStrategy` picks how a plan is executed (see strategies below).
 import type { ModelSpec } from '../model/spec.js';
 
-export type AblationValue = 'zero' | 'mean';
+/** What an ablated activation is set to: 0, its mean over a population, or its value in another run (resampling). */
+export type AblationValue = 'zero' | 'mean' | 'resample';
 
-/** Ablate each neuron of one layer's `mlp.hook_post` at every position (one intervention per neuron). */
+/** Ablate each neuron of one layer's `mlp.hook_post` (zero/mean/resample) at every position (one intervention per neuron). */
 export interface NeuronSweepPlan {
   kind: 'neurons';
   layer: number;
   ablation: AblationValue;
   /** Neurons to sweep (default: all). */
   neurons?: number[];
-  /** Mean activations to use for 'mean' (default: the mean over all B·T positions of this batch). */
+  /** Mean activations to use for 'mean' (default: the mean over all B·T positions of this batch; `populationMeans` takes them over another population). */
   means?: Float32Array;
+  /** For 'resample': token ids [B·T] of the run whose activations replace the ablated ones, position by position. */
+  resampleIds?: Int32Array;
 }
 
-/** Ablate each head of the selected layers (its slice of `attn.hook_z`), zero/mean at every position, or BOS-redirect one query row at a time. */
+/** Ablate each head of the selected layers (its slice of `attn.hook_z`), zero/mean/resample at every position, or BOS-redirect one query row at a time. */
 export interface HeadSweepPlan {
   kind: 'heads';
   layers: number[];
   ablation: AblationValue | 'bos';
   /** For 'bos': neurons of one layer's `mlp.hook_post` whose change is measured at the redirected position. */
   watch?: { layer: number; neurons: number[] };
+  /** For 'mean': hook_z means [H·dh] per entry of `layers` (default: over all B·T positions of this batch). */
+  means?: Float32Array[];
+  /** For 'resample': token ids [B·T] of the run whose hook_z replaces the ablated head's, position by position. */
+  resampleIds?: Int32Array;
 }
 
 /** Patch one hook at one position of the corrupted run from the clean run; measure log-probs at the final position. */

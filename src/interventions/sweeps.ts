@@ -28,6 +28,17 @@ export interface SweepRunner {
   dispose(): void;
 }
 
+/**
+ * For resampling: a run on `resampleIds` (same B × T as the swept batch) keeping `hooks` on the GPU,
+ * whose activations replace the ablated ones position by position.
+ */
+async function resampleSource(ctx: SweepContext, resampleIds: Int32Array | undefined, hooks: string[]): Promise<CleanRun> {
+  const { model, B, T } = ctx;
+  if (!resampleIds) throw new Error('resample ablation: give the token ids of the run to resample from (--resample-ids)');
+  if (resampleIds.length !== B * T) throw new Error(`resample ablation: the run to resample from has ${resampleIds.length} tokens, the swept batch ${B}×${T} = ${B * T}: they must have the same shape`);
+  return CleanRun.capture(model, resampleIds, B, T, { layers: [], keepHooks: hooks, unembed: false });
+}
+
 /** Neuron sweep at `plan.layer`: dnll [d_mlp, B, T−1]. */
 export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, force?: Strategy): Promise<SweepRunner> {
   const { model, ids, B, T } = ctx;
@@ -42,6 +53,8 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   });
   const means = plan.ablation === 'mean' ? plan.means ?? clean.means.get(postName)! : null;
   if (means && means.length !== spec.dMlp) throw new Error(`mean activations: expected ${spec.dMlp} values, got ${means.length}`);
+  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, [postName]) : null;
+  const sourcePost = source?.buffer(postName);
   const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
   const base = {
     strategy, units: neurons.length, leadingShape: [neurons.length],
@@ -56,20 +69,21 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
     return {
       ...base,
       async compute(start, end) {
-        if (contiguous) return [await fast.run(neurons[0] + start, end - start, means)];
+        if (contiguous) return [await fast.run(neurons[0] + start, end - start, means, sourcePost)];
         const parts: Float32Array[] = [];
-        for (let u = start; u < end; u++) parts.push(await fast.run(neurons[u], 1, means));
+        for (let u = start; u < end; u++) parts.push(await fast.run(neurons[u], 1, means, sourcePost));
         return [concat(parts)];
       },
-      dispose() { fast.destroy(); clean.destroy(); },
+      dispose() { fast.destroy(); clean.destroy(); source?.destroy(); },
     };
   }
-  const values = means ?? new Float32Array(spec.dMlp);
+  const values = sourcePost ? { source: sourcePost, width: spec.dMlp } : means ?? new Float32Array(spec.dMlp);
   const editor = columnEditor(model, postName, values, (v) => ({ col0: neurons[v], width: 1, valueOffset: neurons[v] }));
-  return variantRunner(base, ctx, clean, plan.layer, strategy, editor);
+  const runner = variantRunner(base, ctx, clean, plan.layer, strategy, editor);
+  return { ...runner, dispose() { runner.dispose(); source?.destroy(); } };
 }
 
-/** Zero/mean head sweep: dnll [L_sel, H, B, T−1]. */
+/** Zero / mean / resample head sweep (or BOS redirect): dnll [L_sel, H, B, T−1]. */
 export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, force?: Strategy): Promise<SweepRunner> {
   const { model, ids, B, T } = ctx;
   const { spec } = model;
@@ -80,9 +94,11 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force));
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
   const closedFormAt = strategies.indexOf('final-layer-closed-form');
+  if (plan.means && plan.means.length !== plan.layers.length) throw new Error(`head mean activations: expected one vector per layer (${plan.layers.length}), got ${plan.means.length}`);
+  for (const m of plan.means ?? []) if (m.length !== spec.dModel) throw new Error(`head mean activations (hook_z): expected ${spec.dModel} values per layer, got ${m.length}`);
   const clean = await CleanRun.capture(model, ids, B, T, {
     layers: plan.layers,
-    meanHooks: plan.ablation === 'mean' ? zNames : [],
+    meanHooks: plan.ablation === 'mean' && !plan.means ? zNames : [],
     keepHooks: closedFormAt >= 0 ? [`blocks.${last}.attn.hook_z`] : [],
     // The closed form gets the clean nll from its own clean column.
     unembed: strategies.some((s) => s !== 'final-layer-closed-form'),
@@ -92,12 +108,15 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
     outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
     chunkUnits: H,
   };
+  const meansAt = (j: number) => plan.means?.[j] ?? clean.means.get(zNames[j])!;
+  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, zNames) : null;
   const closedForm = closedFormAt >= 0
-    ? new FinalLayerHeadSweep(model, clean, plan.ablation === 'mean' ? clean.means.get(zNames[closedFormAt])! : null)
+    ? new FinalLayerHeadSweep(model, clean, plan.ablation === 'mean' ? meansAt(closedFormAt) : null, undefined, source?.buffer(zNames[closedFormAt]))
     : null;
   const editors = plan.layers.map((l, j) => {
     if (strategies[j] === 'final-layer-closed-form') return null;
-    const values = plan.ablation === 'mean' ? clean.means.get(zNames[j])! : new Float32Array(spec.dModel);
+    const values = source ? { source: source.buffer(zNames[j]), width: spec.dModel }
+      : plan.ablation === 'mean' ? meansAt(j) : new Float32Array(spec.dModel);
     return columnEditor(model, zNames[j], values, (v) => ({ col0: (v % H) * dh, width: dh, valueOffset: (v % H) * dh }));
   });
   return {
@@ -123,7 +142,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
       }
       return [concat(rows)];
     },
-    dispose() { editors.forEach((e) => e?.dispose()); closedForm?.destroy(); clean.destroy(); },
+    dispose() { editors.forEach((e) => e?.dispose()); closedForm?.destroy(); clean.destroy(); source?.destroy(); },
   };
 }
 
