@@ -16,6 +16,7 @@ import { clusterActivations } from './graph.js';
 import { compareToRandom, otherNeurons, randomGroups, selectColumns, selectRows } from './groups.js';
 import { bootstrapSpectrum, weightSpectrum } from './spectra.js';
 import { defaultHeadLayers, headRouting } from './routing.js';
+import { populationMeans } from '../interventions/means.js';
 import { finalLayerNeuronWeights } from './neuron-weights.js';
 import type { AnalysisResults, GroupGeometry, GroupGraph, GroupSpectrum, RegimeSummary } from './results.js';
 
@@ -248,7 +249,14 @@ export class Analysis {
     const headLayers = o.headLayers ?? defaultHeadLayers(spec.nLayers);
     const heads = await this.timed('heads', async () => {
       this.phase.start('head routing', 1, 'sweep');
-      const r = await headRouting(model, ids, R, seq, labels, plateau, { layers: headLayers, intervention: o.headIntervention, permutations: o.permutations, seed: o.seed });
+      // Mean ablation of heads takes hook_z's means over the same population as the neurons' means.
+      const means = o.headIntervention === 'mean'
+        ? await populationMeans(model, { ids: flattenRows(meanRowsList), B: meanRowsList.length, T: seq }, headLayers.map((l) => `blocks.${l}.attn.hook_z`))
+        : null;
+      const r = await headRouting(model, ids, R, seq, labels, plateau, {
+        layers: headLayers, intervention: o.headIntervention, permutations: o.permutations, seed: o.seed,
+        means: means ? headLayers.map((l) => means.get(`blocks.${l}.attn.hook_z`)!) : undefined,
+      });
       this.phase.end();
       return r;
     });

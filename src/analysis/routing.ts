@@ -27,12 +27,12 @@ export async function headRouting(
   T: number,
   labels: Uint8Array[],
   plateau: number[],
-  options: { layers: number[]; intervention: 'bos' | 'zero' | 'mean'; permutations: number; seed: number },
+  options: { layers: number[]; intervention: 'bos' | 'zero' | 'mean'; permutations: number; seed: number; means?: Float32Array[] },
 ): Promise<RoutingResult> {
   const last = model.spec.nLayers - 1;
   const H = model.spec.nHeads;
   const runner = await headAblationSweep({ model, ids, B, T }, {
-    kind: 'heads', layers: options.layers, ablation: options.intervention,
+    kind: 'heads', layers: options.layers, ablation: options.intervention, means: options.means,
     watch: options.intervention === 'bos' ? { layer: last, neurons: plateau } : undefined,
   });
   let outputs: Float32Array[];
