@@ -99,6 +99,7 @@ describe('ablation sources: --mean-ids (a named population) and --ablation resam
       [['sweep', 'neurons', '--layer', 'last', '--ablation', 'resample'], /--ablation resample needs --resample-ids/],
       [['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--mean-ids', ids], /--mean-ids applies to --ablation mean only/],
       [['sweep', 'heads', '--ablation', 'bos', '--resample-ids', ids], /--resample-ids applies to --ablation resample only/],
+      [['patch', '--clean-row', '0', '--corrupted-row', '1', '--hook', 'resid'], /--hook: expected one of resid_pre, attn_out, resid_mid, mlp_out, resid_post, z, pre, post, got "resid"/],
     ];
     const other = path.join(tempDir(), 'other.json');
     writeFileSync(other, JSON.stringify([[1, 2, 3]]));

@@ -8,7 +8,8 @@ import { tempDir } from './helpers/cli.js';
 import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { loadModel } from '../src/model/load.js';
 import { concat, headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
-import type { Strategy } from '../src/interventions/plan.js';
+import { PATCH_HOOKS, type PatchHook, type Strategy } from '../src/interventions/plan.js';
+import { logSoftmax, patchSweep } from '../src/interventions/patch.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { FinalLayerHeadSweep } from '../src/interventions/final-layer-heads.js';
@@ -180,6 +181,41 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     same.dispose();
     // Wrong shape: a clear error.
     await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'resample', resampleIds: resampleIds.subarray(1) })).rejects.toThrow(/same shape/);
+  });
+
+  it('activation patching of every patchable hook = one forward per patch writing the clean value', async () => {
+    const ctx = await context(name);
+    const { model, ids, T } = ctx;
+    const { spec, gpu } = model;
+    const V = spec.vocab;
+    const hooks = (Object.keys(PATCH_HOOKS) as PatchHook[]).filter((h) => h !== 'resid_mid' || !spec.parallelResidual);
+    const cleanIds = ids.subarray(0, T);
+    const corruptedIds = ids.subarray(T, 2 * T);
+    const names = hooks.flatMap((h) => Array.from({ length: spec.nLayers }, (_, l) => `blocks.${l}.${PATCH_HOOKS[h]}`));
+    const cleanHooks = (await model.forward({ ids: cleanIds, batch: 1, seq: T, hooks: names, unembed: false })).hooks;
+    for (const hook of hooks) {
+      const logprobs = await patchSweep(ctx, { kind: 'patch', hook, cleanRow: 0, corruptedRow: 1 });
+      expect(logprobs.length).toBe(spec.nLayers * T * V);
+      for (const [l, p] of [[0, 2], [spec.nLayers - 1, T - 2]]) {
+        const name = `blocks.${l}.${PATCH_HOOKS[hook]}`;
+        const value = cleanHooks.get(name)!.data;
+        const width = value.length / T;
+        const result = await model.forward({
+          ids: corruptedIds, batch: 1, seq: T, logits: [T - 1],
+          onHook: (site) => {
+            if (site.name !== name) return;
+            gpu.flush(); // the write must land after the kernels that produced the hook
+            gpu.write(site.buffer, value.subarray(p * width, (p + 1) * width), p * width * 4);
+          },
+        });
+        const expected = logSoftmax(result.logits!, V);
+        const got = logprobs.subarray((l * T + p) * V, (l * T + p + 1) * V);
+        expect(maxAbsDiff(got, expected), `${hook} at (${l}, ${p})`).toBeLessThan(1e-4);
+      }
+    }
+    const unpatched = logSoftmax((await model.forward({ ids: corruptedIds, batch: 1, seq: T, logits: [T - 1] })).logits!, V);
+    const patched = await patchSweep(ctx, { kind: 'patch', hook: 'post', cleanRow: 0, corruptedRow: 1 });
+    expect(maxAbsDiff(patched.subarray(0, V), unpatched)).toBeGreaterThan(1e-4); // patching changes something
   });
 
   it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {

@@ -59,10 +59,10 @@ sweepOptions(sweep.command('heads')
   .option('--watch <LAYER:i,j>', 'with bos: neurons of a layer whose hook_post change is measured'))
   .action(action(sweepHeadsCommand));
 sweepOptions(program.command('patch')
-  .description('activation patching: logprobs [L, T, V] of the corrupted row\'s final position with hook_resid_pre at (l, p) from the clean row')
+  .description('activation patching: logprobs [L, T, V] of the corrupted row\'s final position with the hook (default resid_pre) at (l, p) from the clean row')
   .requiredOption('--clean-row <I>', 'row of --ids that is the clean run')
   .requiredOption('--corrupted-row <J>', 'row of --ids that is the corrupted run')
-  .option('--hook <name>', 'hook to patch', 'resid_pre'))
+  .option('--hook <name>', 'hook of each block to patch (TransformerLens short names): resid_pre, attn_out, resid_mid, mlp_out, resid_post, z, pre, post', 'resid_pre'))
   .action(action(patchCommand));
 program.command('merge')
   .description('combine the work dirs of all shards of a sweep into its output file')

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Transformer } from '../model/forward.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../interventions/sweeps.js';
 import { patchRunner } from '../interventions/patch.js';
-import { parseLayer, parseLayers, parseWatch, type Strategy } from '../interventions/plan.js';
+import { parseLayer, parseLayers, parsePatchHook, parseWatch, type Strategy } from '../interventions/plan.js';
 import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
@@ -154,9 +154,8 @@ export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
 export interface PatchOptions extends SweepCommonOptions { cleanRow: string; corruptedRow: string; hook: string }
 
 export async function patchCommand(opts: PatchOptions): Promise<void> {
-  if (opts.hook !== 'resid_pre') throw new Error(`--hook: only resid_pre is supported for patching, got "${opts.hook}"`);
-  await executeSweep(opts, 'patch', { hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow }, (ctx) =>
-    patchRunner(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow) }));
+  await executeSweep(opts, 'patch', { hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow }, (ctx, model) =>
+    patchRunner(ctx, { kind: 'patch', hook: parsePatchHook(model.spec, opts.hook), cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow) }));
 }
 
 export async function mergeCommand(dirs: string[], opts: { out: string }): Promise<void> {

@@ -1,11 +1,11 @@
-// Activation patching: blocks.{l}.hook_resid_pre at position p of the corrupted row is replaced by
-// the clean row's value; log-softmax of the corrupted row's final-position logits is measured.
-// Every position changes from l on (later positions attend to p), so this runs as
-// "batched-from-layer": the T patches of one layer are variants started from the corrupted run's
-// cached resid_pre(l).
+// Activation patching: a hook of block l (resid_pre by default; any of plan.ts's PATCH_HOOKS) at
+// position p of the corrupted row is replaced by the clean row's value; log-softmax of the corrupted
+// row's final-position logits is measured. Every position changes from l on (later positions attend
+// to p), so this runs as "batched-from-layer": the T patches of one layer are variants started from
+// the corrupted run's cached resid_pre(l), the hook overwritten at row p when the forward reaches it.
 import { CleanRun } from './clean-run.js';
 import { runVariantsFromLayer, type VariantEditor } from './batched.js';
-import type { PatchPlan } from './plan.js';
+import { PATCH_HOOKS, type PatchPlan } from './plan.js';
 import type { SweepContext, SweepRunner } from './sweeps.js';
 
 function rowOf(ctx: SweepContext, row: number, flag: string): Int32Array {
@@ -33,16 +33,18 @@ export async function patchRunner(ctx: SweepContext, plan: PatchPlan): Promise<S
   const { spec, gpu, kernels } = model;
   const cleanIds = rowOf(ctx, plan.cleanRow, '--clean-row');
   const corruptedIds = rowOf(ctx, plan.corruptedRow, '--corrupted-row');
-  const clean = await CleanRun.capture(model, cleanIds, 1, T);
+  const hookName = (layer: number) => `blocks.${layer}.${PATCH_HOOKS[plan.hook]}`;
+  const layers = Array.from({ length: spec.nLayers }, (_, l) => l);
+  const clean = await CleanRun.capture(model, cleanIds, 1, T, { keepHooks: plan.hook === 'resid_pre' ? [] : layers.map(hookName) });
   const corrupted = await CleanRun.capture(model, corruptedIds, 1, T);
   const pairBuffers: GPUBuffer[] = [];
   const patchAt = (layer: number): VariantEditor => (site, v0, count, rowsPerVariant) => {
-    if (site.name !== `blocks.${layer}.hook_resid_pre`) return;
+    if (site.name !== hookName(layer)) return;
     const pairs = new Uint32Array(count * 2);
     for (let v = 0; v < count; v++) pairs.set([v * rowsPerVariant + (v0 + v), v0 + v], 2 * v);
     const buf = gpu.upload('patch-pairs', pairs);
     pairBuffers.push(buf);
-    kernels.copyRows(site.buffer, clean.buffer(site.name), buf, count, spec.dModel);
+    kernels.copyRows(site.buffer, clean.buffer(site.name), buf, count, site.width);
   };
   return {
     strategy: 'batched-from-layer',

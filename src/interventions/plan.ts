@@ -31,12 +31,34 @@ export interface HeadSweepPlan {
   resampleIds?: Int32Array;
 }
 
+/**
+ * Per-layer hooks that activation patching can overwrite, by their TransformerLens short names
+ * (`utils.get_act_name`): the full name is `blocks.{l}.` + the value.
+ */
+export const PATCH_HOOKS = {
+  resid_pre: 'hook_resid_pre',
+  attn_out: 'hook_attn_out',
+  resid_mid: 'hook_resid_mid',
+  mlp_out: 'hook_mlp_out',
+  resid_post: 'hook_resid_post',
+  z: 'attn.hook_z',
+  pre: 'mlp.hook_pre',
+  post: 'mlp.hook_post',
+} as const;
+export type PatchHook = keyof typeof PATCH_HOOKS;
+
 /** Patch one hook at one position of the corrupted run from the clean run; measure log-probs at the final position. */
 export interface PatchPlan {
   kind: 'patch';
-  hook: 'resid_pre';
+  hook: PatchHook;
   cleanRow: number;
   corruptedRow: number;
+}
+
+export function parsePatchHook(spec: ModelSpec, value: string): PatchHook {
+  if (!(value in PATCH_HOOKS)) throw new Error(`--hook: expected one of ${Object.keys(PATCH_HOOKS).join(', ')}, got "${value}"`);
+  if (value === 'resid_mid' && spec.parallelResidual) throw new Error('--hook resid_mid: parallel-residual blocks (GPT-NeoX) have no hook_resid_mid');
+  return value as PatchHook;
 }
 
 export type InterventionPlan = NeuronSweepPlan | HeadSweepPlan | PatchPlan;
