@@ -1,4 +1,4 @@
-// Strategy "final-layer-closed-form" for heads: exact zero / mean ablations of the final layer's
+// Strategy "final-layer-closed-form" for heads: exact zero / mean / resample ablations of the final layer's
 // attention heads without re-running the model, where the head's output reaches the final residual
 // directly (parallel-residual blocks: GPT-NeoX / Pythia; in sequential blocks the final MLP reads
 // the attention output, so GPT-2 keeps the batched strategy). Algebra in
@@ -7,7 +7,7 @@
 // [count·dh, d]·[d, chunk] product, never stored whole — then a streaming log-sum-exp per row.
 // Per vocabulary entry that costs d·dh per head for F plus rows·dh per head for δ·F, against
 // rows·d per head for unembedding each head's shifted residual directly; so with few rows
-// (rows·(d − dh) ≤ d·dh, e.g. ≤ 70 rows at GPT-2-small shape) the direct product is used instead.
+// (rows·(d − dh) ≤ d·dh, e.g. ≤ 70 rows at d 768, dh 64) the direct product is used instead.
 // Either way a head costs at most one unembedding, not a forward pass. The clean nll comes from a
 // clean column through the same arithmetic, so a no-op ablation gives exactly 0.
 import type { Transformer } from '../model/forward.js';

@@ -45,6 +45,8 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const { spec } = model;
   const strategy = planStrategy(spec, plan, force);
   const postName = `blocks.${plan.layer}.mlp.hook_post`;
+  // First, so that a misshapen resample run fails before anything else is allocated.
+  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, [postName]) : null;
   const clean = await CleanRun.capture(model, ids, B, T, {
     layers: [plan.layer],
     meanHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [],
@@ -53,7 +55,6 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   });
   const means = plan.ablation === 'mean' ? plan.means ?? clean.means.get(postName)! : null;
   if (means && means.length !== spec.dMlp) throw new Error(`mean activations: expected ${spec.dMlp} values, got ${means.length}`);
-  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, [postName]) : null;
   const sourcePost = source?.buffer(postName);
   const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
   const base = {
@@ -96,6 +97,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const closedFormAt = strategies.indexOf('final-layer-closed-form');
   if (plan.means && plan.means.length !== plan.layers.length) throw new Error(`head mean activations: expected one vector per layer (${plan.layers.length}), got ${plan.means.length}`);
   for (const m of plan.means ?? []) if (m.length !== spec.dModel) throw new Error(`head mean activations (hook_z): expected ${spec.dModel} values per layer, got ${m.length}`);
+  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, zNames) : null;
   const clean = await CleanRun.capture(model, ids, B, T, {
     layers: plan.layers,
     meanHooks: plan.ablation === 'mean' && !plan.means ? zNames : [],
@@ -109,7 +111,6 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
     chunkUnits: H,
   };
   const meansAt = (j: number) => plan.means?.[j] ?? clean.means.get(zNames[j])!;
-  const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, zNames) : null;
   const closedForm = closedFormAt >= 0
     ? new FinalLayerHeadSweep(model, clean, plan.ablation === 'mean' ? meansAt(closedFormAt) : null, undefined, source?.buffer(zNames[closedFormAt]))
     : null;
