@@ -6,16 +6,17 @@
 // closed form vs re-running the final layer (batched-from-layer).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
 //     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
-//     [--repeats R] [--compare-bounds] [--profile] [--pair-variants tiled,tiled:mixed,direct,tiled:no-exp]
+//     [--repeats R] [--compare-bounds] [--profile] [--pair-variants tiled,tiled:mixed,tiled:factor,tiled:no-exp,direct]
 // --repeats: the forward and the closed-form sweep are timed R times, medians reported (default 3
 // on a GPU, 1 on a software adapter). --compare-bounds: also times the closed form with exact
 // per-pair maxima (PLATEAU_PAIR_BOUNDS=exact, a second pass per chunk) in the same run.
 // --profile: one more closed-form sweep under the profiler; its per-kernel GPU times go into
 // `neurons_profile` (the untimed extra run does not change the figures above).
 // --pair-variants: the closed form's compute (all neurons, one clean run shared) timed for each pair
-// kernel variant KERNEL[:EXP] in the same run, as ratios to the first: KERNEL tiled|direct, EXP
-// hardware|mixed (PLATEAU_PAIR_KERNEL / PLATEAU_PAIR_EXP), or the diagnostic no-exp (each exp2 of the
-// loop replaced by a max: wrong numbers, but shows how much of the loop's time the exps take).
+// kernel variant KERNEL[:FLAG...] in the same run, as ratios to the first: KERNEL tiled|direct
+// (PLATEAU_PAIR_KERNEL), flags mixed (PLATEAU_PAIR_EXP=mixed), factor (PLATEAU_PAIR_BIAS=factor) and
+// the diagnostic no-exp (each exp2 of the loop replaced by a max: wrong numbers, but shows how much
+// of the loop's time the exps take).
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -111,8 +112,8 @@ if (process.argv.includes('--profile')) {
 const NO_EXP_EDIT = {
   name: 'no-exp',
   apply(code: string): string {
-    const edited = code.replace(/\+= exp2\(/g, '+= exp2_diag_off(').replace(/\+= exp2_row3\(/g, '+= exp2_diag_off(');
-    if (edited.split('exp2_diag_off(').length !== 5) throw new Error('no-exp edit: expected the 4 exp2 calls of add_column');
+    const edited = code.replace(/(\+= |= fma\()exp2(_row3)?\(/g, '$1exp2_diag_off(');
+    if (edited.split('exp2_diag_off(').length !== 9) throw new Error('no-exp edit: expected the 4 exp2 calls of add_column and the 4 of add_column_scaled');
     return `${edited}\nfn exp2_diag_off(x: vec4<f32>) -> vec4<f32> { return max(x, vec4<f32>(1.0)); }\n`;
   },
 };
@@ -125,10 +126,15 @@ async function pairVariants(names: string[]): Promise<object> {
   const result: Record<string, { computeMs: number; overFirst: number }> = {};
   let firstMs = 0;
   for (const name of names) {
-    const [kernel, exp = 'hardware'] = name.split(':');
+    const [kernel, ...flags] = name.split(':');
     if (kernel !== 'tiled' && kernel !== 'direct') throw new Error(`--pair-variants: unknown kernel "${kernel}" (tiled or direct)`);
-    if (exp !== 'hardware' && exp !== 'mixed' && exp !== 'no-exp') throw new Error(`--pair-variants: unknown exp "${exp}" (hardware, mixed or no-exp)`);
-    const options: ClosedFormOptions = exp === 'no-exp' ? { kernel, sourceEdit: NO_EXP_EDIT } : { kernel, exp };
+    const options: ClosedFormOptions = { kernel, exp: 'hardware', bias: 'in-exp' };
+    for (const f of flags) {
+      if (f === 'mixed') options.exp = 'mixed';
+      else if (f === 'factor') options.bias = 'factor';
+      else if (f === 'no-exp') options.sourceEdit = NO_EXP_EDIT;
+      else throw new Error(`--pair-variants: unknown flag "${f}" in "${name}" (mixed, factor or no-exp)`);
+    }
     const sweep = new FinalLayerNeuronSweep(model, clean, options);
     await sweep.run(0, 1, means); // compiles the pipelines
     const times: number[] = [];

@@ -9,7 +9,7 @@
 // rounding (a no-op ablation gives exactly 0) and the clean run needs no unembedding of its own.
 //
 // One pass, one exp per logit: per vocabulary chunk each pair's log-sum-exp is taken relative to an
-// upper bound of its logits, M = inv·max A_t + |c·inv|·max|B_i| + max e (log2 units), instead of
+// upper bound of its logits, M = ⌈inv·max A_t + |c·inv|·max|B_i|⌉ + ⌈max e⌉ (log2 units), instead of
 // the exact maximum, which would need a second pass. Terms far below M only lose precision once
 // exp2 underflows (< 2^-126): if a pair's final Σ is < 2^-80 (relative to its bound), pair_finalize
 // raises a flag and the host reruns that neuron tile with exact per-pair maxima (pair_max_exact),
@@ -37,8 +37,9 @@
 //                      4 × 4 pairs per invocation, tiles of 16 vocabulary columns in workgroup memory
 //   pair_lse_update_direct — the same for CPU adapters without workgroup memory;
 //                      dispatch (ceil(mc/32), ceil(rows/32)) × (8, 8)
-//   pair_finalize    — state, targets → dnll [mc − 1, rows] = nll(pair) − nll(clean column) (0 where no
-//                      target), flags[0] = 1 if any pair's Σ fell below 2^-80; dispatch (ceil(mc/64), rows split y/z)
+//   pair_finalize    — state, targets → dnll [mc, rows]: rows i < mc − 1 nll(pair) − nll(clean column), row
+//                      mc − 1 the clean column's nll (0 where no target); flags[0] = 1 if any pair's Σ fell
+//                      below 2^-80; dispatch (ceil(mc/64), rows split y/z)
 struct Params {
   rows: u32, d: u32, m: u32, mc: u32,
   i0: u32, ldPost: u32, cols: u32, vocabStart: u32,
@@ -180,7 +181,8 @@ fn pair_max_exact(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn pair_index(r: u32, i: u32) -> u32 { return min(r, p.rows - 1u) * p.mc + min(i, p.mc - 1u); }
 
 // An invocation's 4 rows × 4 neurons (vec4 over neurons), in log2 units: logit·log2 e − M =
-// fma(b, cv, fma(a, iv, nb)) + e·log2 e with iv = inv·log2 e, cv = c·iv, nb = −M (the pair's bound).
+// fma(b, cv, fma(a, iv, nb)) + e·log2 e with iv = inv·log2 e, cv = c·iv, nb = −M (the pair's bound;
+// in the fast mode an integer, ⌈A, B part⌉ + e_ref()).
 struct PairBlock {
   iv: array<vec4<f32>, 4>,
   cv: array<vec4<f32>, 4>,
@@ -188,9 +190,13 @@ struct PairBlock {
   tcol: array<i32, 4>, // column of row's target token in this chunk, or −1
 }
 
+// ⌈max_v e⌉ of this chunk in log2 units: the e part of every pair's fast bound (an integer, so that
+// the FACTOR_E loop's −bound + eRef is exact).
+fn e_ref() -> f32 { return ceil(bounds[p.rows + p.mc] * LOG2E); }
+
 fn load_pair_block(row0: u32, n0: u32) -> PairBlock {
   var blk = PairBlock(array<vec4<f32>, 4>(), array<vec4<f32>, 4>(), array<vec4<f32>, 4>(), array<i32, 4>(-1, -1, -1, -1));
-  let eMax = bounds[p.rows + p.mc] * LOG2E;
+  let eRef = e_ref();
   var bAbs = vec4<f32>(0.0);
   for (var j = 0u; j < 4u; j++) { bAbs[j] = bounds[p.rows + min(n0 + j, p.mc - 1u)]; }
   for (var ri = 0u; ri < 4u; ri++) {
@@ -208,7 +214,8 @@ fn load_pair_block(row0: u32, n0: u32) -> PairBlock {
     }
     blk.iv[ri] = inv * LOG2E;
     blk.cv[ri] = c * blk.iv[ri];
-    var bound = blk.iv[ri] * bounds[r] + abs(blk.cv[ri]) * bAbs + vec4<f32>(eMax + p.slack);
+    // Both parts rounded up to integers: the bound loosens by < 2 log2 units, harmless for Σ.
+    var bound = ceil(blk.iv[ri] * bounds[r] + abs(blk.cv[ri]) * bAbs + vec4<f32>(p.slack)) + vec4<f32>(eRef);
     if (p.exact == 1u) { bound = exactMax; }
     blk.nb[ri] = -bound;
   }
@@ -254,6 +261,32 @@ fn exp2_row3(x: vec4<f32>) -> vec4<f32> {
   return exp2(x);
 }
 
+// Set by the host (PLATEAU_PAIR_BIAS=factor): in the fast mode each term is taken as
+// 2^(A, B part − ⌈A, B bound⌉) · 2^(e·log2 e − e_ref()), the second factor once per column, so a term
+// costs two FMAs, one exp2 and one FMA into Σ instead of two FMAs, an add, an exp2 and an add.
+// Exact mode keeps the plain form (its per-pair maxima include e, so the split factors could overflow).
+const FACTOR_E: bool = false;
+
+// add_column with e as a factor: ef = 2^(e·log2 e − e_ref()) of this column, nbx = nb + e_ref() per pair
+// (exact: both integers).
+fn add_column_scaled(sum: ptr<function, array<vec4<f32>, 4>>, blk: ptr<function, PairBlock>, a: vec4<f32>, b: vec4<f32>, ef: f32) {
+  (*sum)[0] = fma(exp2(fma(b, (*blk).cv[0], fma(vec4<f32>(a.x), (*blk).iv[0], (*blk).nb[0]))), vec4<f32>(ef), (*sum)[0]);
+  (*sum)[1] = fma(exp2(fma(b, (*blk).cv[1], fma(vec4<f32>(a.y), (*blk).iv[1], (*blk).nb[1]))), vec4<f32>(ef), (*sum)[1]);
+  (*sum)[2] = fma(exp2(fma(b, (*blk).cv[2], fma(vec4<f32>(a.z), (*blk).iv[2], (*blk).nb[2]))), vec4<f32>(ef), (*sum)[2]);
+  (*sum)[3] = fma(exp2_row3(fma(b, (*blk).cv[3], fma(vec4<f32>(a.w), (*blk).iv[3], (*blk).nb[3]))), vec4<f32>(ef), (*sum)[3]);
+}
+
+// The block with nb + e_ref() (for add_column_scaled).
+fn shifted_block(blk: PairBlock) -> PairBlock {
+  var out = blk;
+  let eRef = vec4<f32>(e_ref());
+  out.nb[0] = blk.nb[0] + eRef;
+  out.nb[1] = blk.nb[1] + eRef;
+  out.nb[2] = blk.nb[2] + eRef;
+  out.nb[3] = blk.nb[3] + eRef;
+  return out;
+}
+
 // Adds one vocabulary column's 16 terms of a 4 × 4 block: a = the column's A of the block's 4 rows,
 // b = its B of the 4 neurons, ev = e·log2 e. Constant indices only, so everything stays in registers.
 fn add_column(sum: ptr<function, array<vec4<f32>, 4>>, blk: ptr<function, PairBlock>, a: vec4<f32>, b: vec4<f32>, ev: f32) {
@@ -281,6 +314,8 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
   let row0 = wg.y * 64u + ty * 4u;
   let n0 = wg.x * 64u + tx * 4u;
   var blk = load_pair_block(row0, n0);
+  let factorE = FACTOR_E && p.exact == 0u;
+  var sblk = shifted_block(blk);
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var c0 = 0u; c0 < p.cols; c0 += TC) {
     {
@@ -300,10 +335,16 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
       aT[col * 16u + group] = av;
       bT[col * 16u + group] = bv;
     }
-    if (tid < TC) { eT[tid] = select(-3.0e38, eChunk[min(c0 + tid, p.cols - 1u)] * LOG2E, c0 + tid < p.cols); }
+    if (tid < TC) {
+      let ok = c0 + tid < p.cols;
+      let e2 = eChunk[min(c0 + tid, p.cols - 1u)] * LOG2E;
+      if (factorE) { eT[tid] = select(0.0, exp2(e2 - e_ref()), ok); } else { eT[tid] = select(-3.0e38, e2, ok); }
+    }
     workgroupBarrier();
-    for (var v = 0u; v < TC; v++) {
-      add_column(&sum, &blk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]);
+    if (factorE) {
+      for (var v = 0u; v < TC; v++) { add_column_scaled(&sum, &sblk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]); }
+    } else {
+      for (var v = 0u; v < TC; v++) { add_column(&sum, &blk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]); }
     }
     workgroupBarrier();
   }
@@ -328,10 +369,20 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
   let b2 = min(n0 + 2u, p.mc - 1u) * p.cols;
   let b3 = min(n0 + 3u, p.mc - 1u) * p.cols;
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  for (var v = 0u; v < p.cols; v++) {
-    let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
-    let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-    add_column(&sum, &blk, a, b, eChunk[v] * LOG2E);
+  if (FACTOR_E && p.exact == 0u) {
+    var sblk = shifted_block(blk);
+    let eRef = e_ref();
+    for (var v = 0u; v < p.cols; v++) {
+      let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
+      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
+      add_column_scaled(&sum, &sblk, a, b, exp2(eChunk[v] * LOG2E - eRef));
+    }
+  } else {
+    for (var v = 0u; v < p.cols; v++) {
+      let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
+      let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
+      add_column(&sum, &blk, a, b, eChunk[v] * LOG2E);
+    }
   }
   write_pair_state(row0, n0, blk, sum);
 }
@@ -340,13 +391,18 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn pair_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   let r = gid.y + gid.z * 65535u;
-  if (i + 1u >= p.mc || r >= p.rows) { return; }
+  if (i >= p.mc || r >= p.rows) { return; }
   var value = 0.0;
   if (targets[r] >= 0) {
     let st = (r * p.mc + i) * 3u;
     let sc = (r * p.mc + p.mc - 1u) * 3u; // the clean column
     let s = state[st + 1u];
     let sClean = state[sc + 1u];
+    if (i + 1u == p.mc) {
+      // The clean column's own row: its absolute nll (the host checks it against a forward pass).
+      dnll[i * p.rows + r] = (state[sc] + log2(sClean)) * LN2 - state[sc + 2u];
+      return;
+    }
     // nll = (m + log2 Σ)·ln 2 − target logit, for the pair and for the clean column
     value = ((state[st] - state[sc]) + (log2(s) - log2(sClean))) * LN2 - (state[st + 2u] - state[sc + 2u]);
     // Also true for NaN: such a pair is recomputed with exact maxima.

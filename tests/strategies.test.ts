@@ -83,13 +83,16 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       [{ bounds: 'exact' }, false],
       [{ exp: 'mixed' }, false], // a quarter of the exps from the FMA polynomial
       [{ exp: 'mixed', slack: 200 }, true],
+      [{ bias: 'factor' }, false], // e as a per-column factor
+      [{ bias: 'factor', exp: 'mixed' }, false],
+      [{ bias: 'factor', slack: 200 }, true], // the exact rerun takes the plain form
     ];
     try {
       // The clean nll comes from the same arithmetic (the clean column): ablating to the value a
       // neuron already has (row r's activations as the "means") changes row r's nll by exactly 0;
       // with mixed exps row 3 is one whose terms come from the FMA polynomial.
-      for (const [exp, row] of [['hardware', 0], ['mixed', 3]] as const) {
-        const noOp = new FinalLayerNeuronSweep(model, clean, { kernel, exp });
+      for (const [exp, row, bias] of [['hardware', 0, 'in-exp'], ['mixed', 3, 'in-exp'], ['hardware', 1, 'factor']] as const) {
+        const noOp = new FinalLayerNeuronSweep(model, clean, { kernel, exp, bias });
         const atRow = await noOp.run(0, neurons.length, data.subarray(row * m, (row + 1) * m));
         noOp.destroy();
         for (let i = 0; i < neurons.length; i++) expect(atRow[i * B * (T - 1) + row], `${exp}: neuron ${i}`).toBe(0);
@@ -101,6 +104,9 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
         sweep.destroy();
         expect(sweep.exactReruns > 0, JSON.stringify(options)).toBe(rerun);
         expect(maxAbsDiff(fast, naive), JSON.stringify(options)).toBeLessThan(1e-4);
+        // dnll is a difference, blind to errors common to every column: the clean column's own nll
+        // against the forward pass's checks the log-sum-exp itself.
+        expect(maxAbsDiff(sweep.cleanNll, clean.nll), JSON.stringify(options)).toBeLessThan(1e-5);
       }
     } finally {
       clean.destroy();
@@ -140,11 +146,13 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     const z = `blocks.${last}.attn.hook_z`;
     const [naive] = await outputs(ctx, (s) => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'zero' }, s), 'naive');
     const clean = await CleanRun.capture(ctx.model, ctx.ids, ctx.B, ctx.T, { layers: [last], readHooks: [z], keepHooks: [z], unembed: false });
+    const cleanNll = (await ctx.model.forward({ ids: ctx.ids, batch: ctx.B, seq: ctx.T })).nll;
     for (const mode of ['factor', 'direct'] as const) {
       const zero = new FinalLayerHeadSweep(ctx.model, clean, null, mode);
       // heads 1.. then head 0: a run may start at any head
       const parts = [await zero.run(1, spec.nHeads - 1), await zero.run(0, 1)];
       zero.destroy();
+      expect(maxAbsDiff(zero.cleanNll, cleanNll), mode).toBeLessThan(1e-5); // the log-sum-exp itself, not only differences
       expect(maxAbsDiff(concat([parts[1], parts[0]]), naive), mode).toBeLessThan(1e-4);
       const sweep = new FinalLayerHeadSweep(ctx.model, clean, clean.hooks.get(z)!.data.slice(0, spec.dModel), mode);
       const noOp = await sweep.run(0, spec.nHeads);

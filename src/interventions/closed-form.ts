@@ -55,6 +55,12 @@ export interface ClosedFormOptions {
    * polynomial (same accuracy), for GPUs whose special-function units limit the loop; env PLATEAU_PAIR_EXP.
    */
   exp?: 'hardware' | 'mixed';
+  /**
+   * How e (the unembedded LayerNorm bias) enters each term: inside the exp2 (an add per term), or
+   * 'factor' — 2^e once per column, multiplied in with the accumulation (one op per term less; fast
+   * mode only); env PLATEAU_PAIR_BIAS.
+   */
+  bias?: 'in-exp' | 'factor';
   /** Test hook: added to every fast bound (log2 units), to exercise the fallback. */
   slack?: number;
   /** Benchmark hook: a named edit of the shader text (diagnostic variants in bench/sweeps.ts). */
@@ -74,9 +80,12 @@ export class FinalLayerNeuronSweep {
   private readonly alwaysExact: boolean;
   private readonly slack: number;
   private readonly mixedExp: boolean;
+  private readonly factorE: boolean;
   private readonly sourceEdit?: ClosedFormOptions['sourceEdit'];
   /** Neuron tiles recomputed with exact maxima because a fast bound was too loose. */
   exactReruns = 0;
+  /** The clean column's nll [B, T−1] from the last tile: the same arithmetic as every ablation, checkable against a forward pass. */
+  cleanNll = new Float32Array(0);
 
   constructor(private model: Transformer, private clean: CleanRun, options: ClosedFormOptions = {}) {
     const { gpu, spec } = model;
@@ -88,6 +97,7 @@ export class FinalLayerNeuronSweep {
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
     this.sourceEdit = options.sourceEdit;
+    this.factorE = (options.bias ?? envChoice('PLATEAU_PAIR_BIAS', ['in-exp', 'factor'] as const, 'unknown pair bias')) === 'factor';
     this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp')) === 'mixed';
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
@@ -109,17 +119,19 @@ export class FinalLayerNeuronSweep {
 
   private dispatch(entry: string, bindings: Bindings, groups: [number, number?, number?], params: Partial<Record<string, number>>, flops = 0): void {
     const { spec, weights } = this.model;
-    const suffix = `${this.mixedExp ? '-mixed-exp' : ''}${this.sourceEdit ? `-${this.sourceEdit.name}` : ''}`;
+    const suffix = `${this.mixedExp ? '-mixed-exp' : ''}${this.factorE ? '-factor-e' : ''}${this.sourceEdit ? `-${this.sourceEdit.name}` : ''}`;
     dispatchClosedForm(this.model, entry, { rows: this.rows, w: weights.layers[spec.nLayers - 1].mlpOut, suffix, source: (dtype) => this.shaderSource(dtype) }, bindings, groups, params, flops);
   }
 
   private shaderSource(wDtype: StorageDType): string {
     let code = withIncludes(specializeWeights(source, { w: wDtype }));
-    if (this.mixedExp) {
-      const fixed = code.replace('const MIXED_EXP: bool = false;', 'const MIXED_EXP: bool = true;');
-      if (fixed === code) throw new Error('neuron-closed-form.wgsl: MIXED_EXP constant not found');
+    const enable = (name: string) => {
+      const fixed = code.replace(`const ${name}: bool = false;`, `const ${name}: bool = true;`);
+      if (fixed === code) throw new Error(`neuron-closed-form.wgsl: constant ${name} not found`);
       code = fixed;
-    }
+    };
+    if (this.mixedExp) enable('MIXED_EXP');
+    if (this.factorE) enable('FACTOR_E');
     return this.sourceEdit ? this.sourceEdit.apply(code) : code;
   }
 
@@ -201,11 +213,11 @@ export class FinalLayerNeuronSweep {
         first = false;
       }
     }
-    const dnllBuf = tmp('cf:dnll', mc * N);
+    const dnllBuf = tmp('cf:dnll', pc * N); // the last row: the clean column's nll
     const flags = gpu.upload('cf:flags', new Uint32Array(1));
     scratch.push(flags);
-    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 19: dnllBuf, 22: flags }, [Math.ceil(mc / 64), gy, gz], { mc: pc });
-    const raw = await gpu.readF32(dnllBuf, 0, mc * N);
+    this.dispatch('pair_finalize', { 13: this.targets, 14: state, 19: dnllBuf, 22: flags }, [Math.ceil(pc / 64), gy, gz], { mc: pc });
+    const raw = await gpu.readF32(dnllBuf, 0, pc * N);
     // A NaN or infinite logit shows in the Σ flag or, where the FMA exp2 hides it, in the target logit.
     const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0 || !raw.every(Number.isFinite);
     for (const b of scratch) b.destroy();
@@ -213,11 +225,12 @@ export class FinalLayerNeuronSweep {
     // With exact maxima every pair's Σ is ≥ 1 unless a logit is NaN or infinite.
     if (tooLoose) throw new Error(`closed-form neuron sweep: non-finite logits for neurons ${i0}..${i0 + mc - 1} of the final layer (NaN or infinity in the final residual, W_out or the unembedding?)`);
     const { B, T } = clean;
-    const out = new Float32Array(mc * B * (T - 1));
-    for (let i = 0; i < mc; i++) for (let b = 0; b < B; b++) {
+    const out = new Float32Array(pc * B * (T - 1));
+    for (let i = 0; i < pc; i++) for (let b = 0; b < B; b++) {
       out.set(raw.subarray(i * N + b * T, i * N + b * T + T - 1), (i * B + b) * (T - 1));
     }
-    return out;
+    this.cleanNll = out.slice(mc * B * (T - 1));
+    return out.subarray(0, mc * B * (T - 1));
   }
 
   destroy(): void {

@@ -32,6 +32,8 @@ export class FinalLayerHeadSweep {
 
   /** 'factor': δ·F_h with F_h made per chunk; 'direct': the unembedded γ⊙δ·V_h; default by cost (header). */
   readonly mode: FinalHeadsMode;
+  /** The clean column's nll [B, T−1] from the last run: the same arithmetic as every ablation, checkable against a forward pass. */
+  cleanNll = new Float32Array(0);
 
   /**
    * Heads are set to 0, to `means` ([H·dh], hook_z's column means), or to `source` (another run's
@@ -155,6 +157,8 @@ export class FinalLayerHeadSweep {
     for (const b of scratch) b.destroy();
     const cleanNll = values[count];
     const { B, T } = clean;
+    this.cleanNll = new Float32Array(B * (T - 1));
+    for (let b = 0; b < B; b++) this.cleanNll.set(cleanNll.subarray(b * T, b * T + T - 1), b * (T - 1));
     const out = new Float32Array(count * B * (T - 1));
     for (let i = 0; i < count; i++) {
       for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) {
