@@ -80,7 +80,7 @@ program
   .option('--repeat <n>', 'profiled forward passes', '3')
   .option('--trace <file>', 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)')
   .option('--json <file>', 'write the per-kernel report as JSON')
-  .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward').choices(['neurons', 'heads-bos']))
+  .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward: neurons or heads (mean ablation), heads-bos').choices(['neurons', 'heads', 'heads-bos']))
   .option('--autotune', 'first time every matmul variant on this forward\'s shapes and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))

@@ -18,7 +18,7 @@ export interface ProfileCommandOptions extends InputOptions {
   timer: 'auto' | 'cpu';
   weights: 'auto' | 'f32';
   autotune?: boolean;
-  sweep?: 'neurons' | 'heads-bos';
+  sweep?: 'neurons' | 'heads' | 'heads-bos';
 }
 
 /** The profiled work: a forward pass, or a whole sweep (clean run included) of the last layer. */
@@ -28,7 +28,7 @@ function workload(opts: ProfileCommandOptions, ctx: SweepContext): () => Promise
   if (!opts.sweep) return () => runSequences(model, ids, B, T);
   const make = opts.sweep === 'neurons'
     ? () => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' })
-    : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'bos' });
+    : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: opts.sweep === 'heads' ? 'mean' : 'bos' });
   return async () => {
     const runner = await make();
     try {
