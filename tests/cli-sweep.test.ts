@@ -115,6 +115,50 @@ describe('ablation sources: --mean-ids (a named population) and --ablation resam
   });
 });
 
+describe('measurements: --neurons and --logprobs-at', () => {
+  const dir = fixtureDir('gpt2-tiny');
+  const ids = path.join(dir, 'reference.safetensors');
+  const run = async (args: string[]) => {
+    const out = path.join(tempDir(), 'out.safetensors');
+    const res = await runCli([...args, '--model', dir, '--ids', ids, '--out', out]);
+    return { res, out, summary: res.code === 0 ? JSON.parse(res.stdout.trim().split('\n').pop()!) : null };
+  };
+
+  it('a neuron subset equals those rows of the full sweep; logprobs rows are distributions', async () => {
+    const full = await run(['sweep', 'neurons', '--layer', '1', '--ablation', 'zero']);
+    const subset = await run(['sweep', 'neurons', '--layer', '1', '--ablation', 'zero', '--neurons', '2-4,9', '--logprobs-at', '-1,5']);
+    expect(subset.res.stderr).not.toMatch(/plateau:/);
+    const all = await readTensor(full.out, 'dnll');
+    const some = await readTensor(subset.out, 'dnll');
+    const [, B, T1] = all.shape;
+    expect(some.shape).toEqual([4, B, T1]);
+    [2, 3, 4, 9].forEach((n, i) => expect(maxAbsDiff(some.data.subarray(i * B * T1, (i + 1) * B * T1), all.data.subarray(n * B * T1, (n + 1) * B * T1))).toBeLessThan(1e-5));
+    const lp = await readTensor(subset.out, 'logprobs');
+    const V = lp.shape[3];
+    expect(lp.shape).toEqual([4, B, 2, V]);
+    for (const row of [0, 5, 15]) {
+      let total = 0;
+      for (let v = 0; v < V; v++) total += Math.exp(lp.data[row * V + v]);
+      expect(total).toBeCloseTo(1, 4);
+    }
+  });
+
+  it('clear errors: positions out of range, bos, the closed form forced with --logprobs-at, bad --neurons', async () => {
+    const cases: [string[], RegExp][] = [
+      [['sweep', 'heads', '--ablation', 'zero', '--logprobs-at', '999'], /--logprobs-at: position 999 is outside the sequences/],
+      [['sweep', 'heads', '--ablation', 'zero', '--logprobs-at', 'last'], /--logprobs-at: expected comma-separated integer positions/],
+      [['sweep', 'heads', '--ablation', 'bos', '--logprobs-at', '-1'], /--logprobs-at applies to --ablation zero, mean or resample/],
+      [['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--logprobs-at', '-1', '--strategy', 'final-layer-closed-form'], /measures the loss only/],
+      [['sweep', 'neurons', '--layer', 'last', '--neurons', '5-2'], /--neurons: 5-2 is out of range/],
+    ];
+    for (const [args, message] of cases) {
+      const { res } = await run(args);
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stderr, args.join(' ')).toMatch(message);
+    }
+  });
+});
+
 describe('scheduling', () => {
   const dir = fixtureDir('gpt2-tiny');
   const ids = path.join(dir, 'reference.safetensors');

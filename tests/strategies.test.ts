@@ -226,6 +226,47 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     expect(maxAbsDiff(patched.subarray(0, V), unpatched)).toBeGreaterThan(1e-4); // patching changes something
   });
 
+  it('log-probabilities at chosen positions (re-run strategies; the closed forms measure the loss only) = naive and consistent with dnll', async () => {
+    const ctx = await context(name);
+    const { model, ids, B, T } = ctx;
+    const { spec } = model;
+    const V = spec.vocab;
+    const last = spec.nLayers - 1;
+    const positions = [-1, 2];
+    const cleanNll = (await model.forward({ ids, batch: B, seq: T })).nll;
+    const check = (dnll: Float32Array, logprobs: Float32Array, units: number) => {
+      expect(logprobs.length).toBe(units * B * positions.length * V);
+      for (let u = 0; u < units; u++) for (let b = 0; b < B; b++) {
+        // position 2 (index 1 of the list): log p(next token) = −(clean nll + dnll)
+        const target = ids[b * T + 3];
+        const lp = logprobs[((u * B + b) * positions.length + 1) * V + target];
+        expect(lp).toBeCloseTo(-(cleanNll[b * (T - 1) + 2] + dnll[(u * B + b) * (T - 1) + 2]), 4);
+      }
+    };
+    for (const layer of [0, last]) {
+      const make = (s?: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer, ablation: 'mean', neurons: [1, 4, 9], logprobsAt: positions }, s);
+      const runner = await make();
+      expect(runner.strategy).toBe('batched-from-layer');
+      expect(runner.outputs.map((o) => o.name)).toEqual(['dnll', 'logprobs']);
+      const fast = await runner.compute(0, runner.units);
+      runner.dispose();
+      const naive = await outputs(ctx, make, 'naive');
+      expect(maxAbsDiff(fast[0], naive[0])).toBeLessThan(1e-4);
+      expect(maxAbsDiff(fast[1], naive[1])).toBeLessThan(1e-4);
+      check(fast[0], fast[1], 3);
+    }
+    const heads = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'zero', logprobsAt: positions }, s);
+    const runner = await heads();
+    expect(runner.strategy).toBe('batched-from-layer');
+    const fast = await runner.compute(0, runner.units);
+    runner.dispose();
+    const naive = await outputs(ctx, heads, 'naive');
+    expect(maxAbsDiff(fast[1], naive[1])).toBeLessThan(1e-4);
+    check(fast[0], fast[1], 2 * spec.nHeads);
+    await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'zero', logprobsAt: [-1] }, 'final-layer-closed-form')).rejects.toThrow(/loss only/);
+    await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'zero', logprobsAt: [T] })).rejects.toThrow(/outside the sequences/);
+  });
+
   it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {
     const ctx = await context(name);
     const last = ctx.model.spec.nLayers - 1;

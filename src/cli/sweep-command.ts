@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Transformer } from '../model/forward.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../interventions/sweeps.js';
 import { patchRunner } from '../interventions/patch.js';
-import { parseLayer, parseLayers, parsePatchHook, parseWatch, type Strategy } from '../interventions/plan.js';
+import { parseLayer, parseLayers, parseNeurons, parsePatchHook, parseWatch, type Strategy } from '../interventions/plan.js';
 import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
@@ -123,29 +123,43 @@ async function meansOver(model: Transformer, population: TokenBatch, hooks: stri
   return hooks.map((h) => means.get(h)!);
 }
 
-export interface NeuronSweepOptions extends SweepCommonOptions, AblationSourceOptions { layer: string; ablation: 'zero' | 'mean' | 'resample' }
+/** --logprobs-at: comma-separated integer positions (range-checked against the sequences later). */
+function parsePositionList(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const positions = value.split(',').map((v) => v.trim());
+  if (!positions.every((v) => /^-?\d+$/.test(v))) throw new Error(`--logprobs-at: expected comma-separated integer positions (negative from the end), got "${value}"`);
+  return positions.map(Number);
+}
+
+export interface NeuronSweepOptions extends SweepCommonOptions, AblationSourceOptions { layer: string; ablation: 'zero' | 'mean' | 'resample'; neurons?: string; logprobsAt?: string }
 
 export async function sweepNeuronsCommand(opts: NeuronSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
   const sources = await readAblationSources(opts);
-  await executeSweep(opts, 'sweep-neurons', { layer: opts.layer, ablation: opts.ablation, ...sources.settings }, async (ctx, model) => {
+  const logprobsAt = parsePositionList(opts.logprobsAt);
+  const settings = { layer: opts.layer, ablation: opts.ablation, neurons: opts.neurons ?? 'all', logprobsAt: opts.logprobsAt ?? '', ...sources.settings };
+  await executeSweep(opts, 'sweep-neurons', settings, async (ctx, model) => {
     const layer = parseLayer(model.spec, opts.layer);
+    const neurons = opts.neurons ? parseNeurons(model.spec, opts.neurons) : undefined;
     const means = sources.mean ? (await meansOver(model, sources.mean, [`blocks.${layer}.mlp.hook_post`]))[0] : undefined;
-    return neuronSweep(ctx, { kind: 'neurons', layer, ablation: opts.ablation, means, resampleIds: resampleIdsFor(ctx, sources.resample) }, strategy);
+    return neuronSweep(ctx, { kind: 'neurons', layer, ablation: opts.ablation, neurons, means, resampleIds: resampleIdsFor(ctx, sources.resample), logprobsAt }, strategy);
   });
 }
 
-export interface HeadSweepOptions extends SweepCommonOptions, AblationSourceOptions { layers?: string; ablation: 'zero' | 'mean' | 'resample' | 'bos'; watch?: string }
+export interface HeadSweepOptions extends SweepCommonOptions, AblationSourceOptions { layers?: string; ablation: 'zero' | 'mean' | 'resample' | 'bos'; watch?: string; logprobsAt?: string }
 
 export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
   if (opts.watch && opts.ablation !== 'bos') throw new Error('--watch applies to --ablation bos only');
+  if (opts.logprobsAt && opts.ablation === 'bos') throw new Error('--logprobs-at applies to --ablation zero, mean or resample (a BOS redirect measures the loss at the redirected position)');
   const sources = await readAblationSources(opts);
-  await executeSweep(opts, 'sweep-heads', { layers: opts.layers ?? 'all', ablation: opts.ablation, watch: opts.watch ?? '', ...sources.settings }, async (ctx, model) => {
+  const logprobsAt = parsePositionList(opts.logprobsAt);
+  const settings = { layers: opts.layers ?? 'all', ablation: opts.ablation, watch: opts.watch ?? '', logprobsAt: opts.logprobsAt ?? '', ...sources.settings };
+  await executeSweep(opts, 'sweep-heads', settings, async (ctx, model) => {
     const layers = parseLayers(model.spec, opts.layers);
     const means = sources.mean ? await meansOver(model, sources.mean, layers.map((l) => `blocks.${l}.attn.hook_z`)) : undefined;
     return headAblationSweep(ctx, {
-      kind: 'heads', layers, ablation: opts.ablation, means, resampleIds: resampleIdsFor(ctx, sources.resample),
+      kind: 'heads', layers, ablation: opts.ablation, means, resampleIds: resampleIdsFor(ctx, sources.resample), logprobsAt,
       watch: opts.watch ? parseWatch(model.spec, opts.watch) : undefined,
     }, strategy);
   });

@@ -76,14 +76,21 @@ export async function runVariantsFromLayer(
 }
 
 /** The reference: one full forward pass (from the embeddings) per intervention. */
-export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor): Promise<VariantRunResult> {
+export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor, options: Pick<VariantRunOptions, 'logitRows'> = {}): Promise<VariantRunResult> {
   const N = clean.B * clean.T;
   const nllRows = new Float32Array(count * N);
+  const logitRows = options.logitRows ?? [];
+  const V = model.spec.vocab;
+  const logits = logitRows.length ? new Float32Array(count * logitRows.length * V) : null;
   for (let v = 0; v < count; v++) {
-    const result = await model.forward({ ids: clean.ids, batch: clean.B, seq: clean.T, onHook: (site) => edit(site, first + v, 1, N) });
+    const result = await model.forward({
+      ids: clean.ids, batch: clean.B, seq: clean.T, onHook: (site) => edit(site, first + v, 1, N),
+      logits: logitRows.length ? logitRows : 'none',
+    });
     for (let b = 0; b < clean.B; b++) nllRows.set(result.nll.subarray(b * (clean.T - 1), (b + 1) * (clean.T - 1)), v * N + b * clean.T);
+    if (logits && result.logits) logits.set(result.logits, v * logitRows.length * V);
   }
-  return { nllRows, logits: null };
+  return { nllRows, logits };
 }
 
 /**

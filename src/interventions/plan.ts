@@ -16,6 +16,8 @@ export interface NeuronSweepPlan {
   means?: Float32Array;
   /** For 'resample': token ids [B·T] of the run whose activations replace the ablated ones, position by position. */
   resampleIds?: Int32Array;
+  /** Also measure: log-probabilities of the vocabulary at these positions (see `resolvePositions`) → `logprobs`. */
+  logprobsAt?: number[];
 }
 
 /** Ablate each head of the selected layers (its slice of `attn.hook_z`), zero/mean/resample at every position, or BOS-redirect one query row at a time. */
@@ -29,6 +31,8 @@ export interface HeadSweepPlan {
   means?: Float32Array[];
   /** For 'resample': token ids [B·T] of the run whose hook_z replaces the ablated head's, position by position. */
   resampleIds?: Int32Array;
+  /** Also measure (zero / mean / resample): log-probabilities of the vocabulary at these positions → `logprobs`. */
+  logprobsAt?: number[];
 }
 
 /**
@@ -74,8 +78,10 @@ export type Strategy =
   | 'naive';
 
 export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: Strategy): Strategy {
+  if (force === 'final-layer-closed-form' && plan.kind !== 'patch' && plan.logprobsAt?.length) throw new Error(LOSS_ONLY);
   if (force) return force;
-  if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 ? 'final-layer-closed-form' : 'batched-from-layer';
+  // The closed forms give the loss only; log-probabilities at chosen positions need the logits.
+  if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 && !plan.logprobsAt?.length ? 'final-layer-closed-form' : 'batched-from-layer';
   if (plan.kind === 'heads') return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
   return 'batched-from-layer';
 }
@@ -89,9 +95,12 @@ export function finalHeadsHaveClosedForm(spec: ModelSpec): boolean {
   return spec.parallelResidual && spec.nHeads * spec.dHead === spec.dModel;
 }
 
-/** Strategy of a zero / mean head sweep at one layer: the closed form where it is exact, else batched from the layer. */
-export function headLayerStrategy(spec: ModelSpec, layer: number, force?: Strategy): Strategy {
-  const closedForm = layer === spec.nLayers - 1 && finalHeadsHaveClosedForm(spec);
+const LOSS_ONLY = '--strategy final-layer-closed-form: the closed form measures the loss only, not log-probabilities at chosen positions (--logprobs-at)';
+
+/** Strategy of a zero / mean / resample head sweep at one layer: the closed form where it is exact (and only the loss is measured), else batched from the layer. */
+export function headLayerStrategy(spec: ModelSpec, layer: number, force?: Strategy, measuresLogprobs = false): Strategy {
+  if (force === 'final-layer-closed-form' && measuresLogprobs) throw new Error(LOSS_ONLY);
+  const closedForm = layer === spec.nLayers - 1 && finalHeadsHaveClosedForm(spec) && !measuresLogprobs;
   if (force === 'final-layer-closed-form' && !closedForm) {
     throw new Error(`--strategy final-layer-closed-form: heads of layer ${layer} have no closed form (only the final layer of a parallel-residual model)`);
   }
@@ -103,6 +112,28 @@ export function validateLayer(spec: ModelSpec, layer: number, flag: string): voi
   if (!Number.isInteger(layer) || layer < 0 || layer >= spec.nLayers) {
     throw new Error(`${flag}: layer ${layer} is out of range (the model has layers 0..${spec.nLayers - 1})`);
   }
+}
+
+/** Positions within a sequence of length T; negative ones count from the end (−1 = the last). */
+export function resolvePositions(positions: number[], T: number, flag = '--logprobs-at'): number[] {
+  return positions.map((p) => {
+    const t = p < 0 ? T + p : p;
+    if (!Number.isInteger(p) || t < 0 || t >= T) throw new Error(`${flag}: position ${p} is outside the sequences (length ${T}; negative positions count from the end)`);
+    return t;
+  });
+}
+
+/** Parses `i,j,a-b` (neuron indices and inclusive ranges) for --neurons. */
+export function parseNeurons(spec: ModelSpec, value: string): number[] {
+  const out: number[] = [];
+  for (const part of value.split(',').map((s) => s.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new Error(`--neurons: expected indices and ranges like 0,5,10-20, got "${part}"`);
+    const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (b < a || b >= spec.dMlp) throw new Error(`--neurons: ${part} is out of range (the layer has neurons 0..${spec.dMlp - 1})`);
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
 }
 
 /** Parses `N` or `last` for --layer. */

@@ -5,7 +5,8 @@ import { CleanRun } from './clean-run.js';
 import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
-import { headLayerStrategy, planStrategy, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+import { headLayerStrategy, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+import { logSoftmax } from './patch.js';
 import { FinalLayerHeadSweep } from './final-layer-heads.js';
 
 export interface SweepContext {
@@ -39,12 +40,13 @@ async function resampleSource(ctx: SweepContext, resampleIds: Int32Array | undef
   return CleanRun.capture(model, resampleIds, B, T, { layers: [], keepHooks: hooks, unembed: false });
 }
 
-/** Neuron sweep at `plan.layer`: dnll [d_mlp, B, T−1]. */
+/** Neuron sweep at `plan.layer`: dnll [n, B, T−1] (n = d_mlp or the chosen neurons), and with `logprobsAt` logprobs [n, B, P, V]. */
 export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, force?: Strategy): Promise<SweepRunner> {
   const { model, ids, B, T } = ctx;
   const { spec } = model;
   const strategy = planStrategy(spec, plan, force);
   const postName = `blocks.${plan.layer}.mlp.hook_post`;
+  const measured = logprobRows(ctx, plan.logprobsAt);
   // First, so that a misshapen resample run fails before anything else is allocated.
   const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, [postName]) : null;
   const clean = await CleanRun.capture(model, ids, B, T, {
@@ -59,7 +61,7 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const neurons = plan.neurons ?? Array.from({ length: spec.dMlp }, (_, i) => i);
   const base = {
     strategy, units: neurons.length, leadingShape: [neurons.length],
-    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }, ...measured.outputs],
     chunkUnits: variantsPerBatch(model, B * T, 256),
   };
   if (strategy === 'final-layer-closed-form') {
@@ -80,19 +82,23 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   }
   const values = sourcePost ? { source: sourcePost, width: spec.dMlp } : means ?? new Float32Array(spec.dMlp);
   const editor = columnEditor(model, postName, values, (v) => ({ col0: neurons[v], width: 1, valueOffset: neurons[v] }));
-  const runner = variantRunner(base, ctx, clean, plan.layer, strategy, editor);
+  const runner = variantRunner(base, ctx, clean, plan.layer, strategy, editor, measured.rows);
   return { ...runner, dispose() { runner.dispose(); source?.destroy(); } };
 }
 
-/** Zero / mean / resample head sweep (or BOS redirect): dnll [L_sel, H, B, T−1]. */
+/** Zero / mean / resample head sweep (or BOS redirect): dnll [L_sel, H, B, T−1], and with `logprobsAt` logprobs [L_sel, H, B, P, V]. */
 export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, force?: Strategy): Promise<SweepRunner> {
   const { model, ids, B, T } = ctx;
   const { spec } = model;
-  if (plan.ablation === 'bos') return bosSweep(ctx, plan, force);
+  if (plan.ablation === 'bos') {
+    if (plan.logprobsAt?.length) throw new Error('logprobsAt applies to zero / mean / resample head sweeps (a BOS redirect measures the loss at the redirected position)');
+    return bosSweep(ctx, plan, force);
+  }
   const H = spec.nHeads;
   const dh = spec.dHead;
   const last = spec.nLayers - 1;
-  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force));
+  const measured = logprobRows(ctx, plan.logprobsAt);
+  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force, measured.rows.length > 0));
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
   const closedFormAt = strategies.indexOf('final-layer-closed-form');
   if (plan.means && plan.means.length !== plan.layers.length) throw new Error(`head mean activations: expected one vector per layer (${plan.layers.length}), got ${plan.means.length}`);
@@ -107,7 +113,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   });
   const base = {
     strategy: [...new Set(strategies)].join('+'), units: plan.layers.length * H, leadingShape: [plan.layers.length, H],
-    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }],
+    outputs: [{ name: 'dnll', unitShape: [B, T - 1] }, ...measured.outputs],
     chunkUnits: H,
   };
   const meansAt = (j: number) => plan.means?.[j] ?? clean.means.get(zNames[j])!;
@@ -124,24 +130,19 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
     ...base,
     async compute(start, end) {
       // Units are (layer j, head h) = j·H + h; variants of one layer share a batch.
-      const rows: Float32Array[] = [];
+      const parts: Float32Array[][] = base.outputs.map(() => []);
       for (let u = start; u < end;) {
         const j = Math.floor(u / H);
         const stop = Math.min(end, (j + 1) * H);
         const first = u - j * H;
         const edit = editors[j];
-        if (!edit) {
-          rows.push(await closedForm!.run(first, stop - u));
-        } else {
-          const editor: VariantEditor = (site, v0, count, rpv) => edit(site, v0, count, rpv);
-          const res = strategies[j] === 'naive'
-            ? await runVariantsNaive(model, clean, first, stop - u, editor)
-            : await runVariantsFromLayer(model, clean, plan.layers[j], first, stop - u, editor);
-          rows.push(dnllFromRows(res.nllRows, clean, stop - u));
-        }
+        const outs = edit
+          ? await runEdited(ctx, clean, plan.layers[j], strategies[j], edit, first, stop - u, measured.rows)
+          : [await closedForm!.run(first, stop - u)];
+        outs.forEach((o, k) => parts[k].push(o));
         u = stop;
       }
-      return [concat(rows)];
+      return parts.map(concat);
     },
     dispose() { editors.forEach((e) => e?.dispose()); closedForm?.destroy(); clean.destroy(); source?.destroy(); },
   };
@@ -169,17 +170,30 @@ function variantRunner(
   layer: number,
   strategy: Strategy,
   editor: VariantEditor & { dispose(): void },
+  logitRows: number[],
 ): SweepRunner {
   return {
     ...base,
-    async compute(start, end) {
-      const res = strategy === 'naive'
-        ? await runVariantsNaive(ctx.model, clean, start, end - start, editor)
-        : await runVariantsFromLayer(ctx.model, clean, layer, start, end - start, editor);
-      return [dnllFromRows(res.nllRows, clean, end - start)];
-    },
+    compute: (start, end) => runEdited(ctx, clean, layer, strategy, editor, start, end - start, logitRows),
     dispose() { editor.dispose(); clean.destroy(); },
   };
+}
+
+/** Variants [first, first + count) re-run (batched from `layer`, or naive): dnll, and log-probabilities at `logitRows` if any. */
+async function runEdited(ctx: SweepContext, clean: CleanRun, layer: number, strategy: Strategy, editor: VariantEditor, first: number, count: number, logitRows: number[]): Promise<Float32Array[]> {
+  const res = strategy === 'naive'
+    ? await runVariantsNaive(ctx.model, clean, first, count, editor, { logitRows })
+    : await runVariantsFromLayer(ctx.model, clean, layer, first, count, editor, { logitRows });
+  const dnll = dnllFromRows(res.nllRows, clean, count);
+  return res.logits ? [dnll, logSoftmax(res.logits, ctx.model.spec.vocab)] : [dnll];
+}
+
+/** Rows (b·T + t) whose logits a sweep reads back for `logprobsAt`, and the extra output they make. */
+function logprobRows(ctx: SweepContext, logprobsAt: number[] | undefined): { rows: number[]; outputs: { name: string; unitShape: number[] }[] } {
+  if (!logprobsAt?.length) return { rows: [], outputs: [] };
+  const positions = resolvePositions(logprobsAt, ctx.T);
+  const rows = Array.from({ length: ctx.B }, (_, b) => positions.map((t) => b * ctx.T + t)).flat();
+  return { rows, outputs: [{ name: 'logprobs', unitShape: [ctx.B, positions.length, ctx.model.spec.vocab] }] };
 }
 
 export function concat(parts: Float32Array[]): Float32Array {
