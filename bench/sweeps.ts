@@ -13,10 +13,11 @@
 // --profile: one more closed-form sweep under the profiler; its per-kernel GPU times go into
 // `neurons_profile` (the untimed extra run does not change the figures above).
 // --pair-variants: the closed form's compute (all neurons, one clean run shared) timed for each pair
-// kernel variant KERNEL[:FLAG...] in the same run, as ratios to the first: KERNEL tiled|direct
-// (PLATEAU_PAIR_KERNEL), flags mixed (PLATEAU_PAIR_EXP=mixed), factor (PLATEAU_PAIR_BIAS=factor) and
-// the diagnostic no-exp (each exp2 of the loop replaced by a max: wrong numbers, but shows how much
-// of the loop's time the exps take).
+// kernel variant KERNEL[:mixed][:factor] in the same run, as ratios to the first: KERNEL tiled|direct
+// (PLATEAU_PAIR_KERNEL), mixed (PLATEAU_PAIR_EXP=mixed), factor (PLATEAU_PAIR_BIAS=factor), and a
+// trailing :no-exp for the diagnostic (each exp2 of the loop replaced by a max: wrong numbers, but
+// shows how much of the loop's time the exps take). The ratio to one forward is also given with the
+// fastest real variant (setup of the default run + its compute): what autotuning would give.
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { loadModel } from '../src/model/load.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
 import { Profiler } from '../src/gpu/profiler.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
-import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
+import { FinalLayerNeuronSweep, parsePairVariant, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import { finalHeadsHaveClosedForm, type Strategy } from '../src/interventions/plan.js';
@@ -126,15 +127,9 @@ async function pairVariants(names: string[]): Promise<object> {
   const result: Record<string, { computeMs: number; overFirst: number }> = {};
   let firstMs = 0;
   for (const name of names) {
-    const [kernel, ...flags] = name.split(':');
-    if (kernel !== 'tiled' && kernel !== 'direct') throw new Error(`--pair-variants: unknown kernel "${kernel}" (tiled or direct)`);
-    const options: ClosedFormOptions = { kernel, exp: 'hardware', bias: 'in-exp' };
-    for (const f of flags) {
-      if (f === 'mixed') options.exp = 'mixed';
-      else if (f === 'factor') options.bias = 'factor';
-      else if (f === 'no-exp') options.sourceEdit = NO_EXP_EDIT;
-      else throw new Error(`--pair-variants: unknown flag "${f}" in "${name}" (mixed, factor or no-exp)`);
-    }
+    const diagnostic = name.endsWith(':no-exp');
+    const options: ClosedFormOptions = { ...parsePairVariant(diagnostic ? name.slice(0, -':no-exp'.length) : name, '--pair-variants'), bounds: 'fast' };
+    if (diagnostic) options.sourceEdit = NO_EXP_EDIT;
     const sweep = new FinalLayerNeuronSweep(model, clean, options);
     await sweep.run(0, 1, means); // compiles the pipelines
     const times: number[] = [];
@@ -149,6 +144,11 @@ async function pairVariants(names: string[]): Promise<object> {
 }
 const pairVariantNames = flag('pair-variants', '').split(',').filter(Boolean);
 const pairVariantTimes = pairVariantNames.length ? await pairVariants(pairVariantNames) : null;
+// The fastest real variant (not the diagnostic): what `plateau profile --autotune` would pick.
+const bestPair = pairVariantTimes
+  ? Object.entries(pairVariantTimes).filter(([n]) => !n.endsWith(':no-exp')).map(([name, t]) => ({ name, computeMs: t.computeMs }))
+    .reduce((a, b) => (b.computeMs < a.computeMs ? b : a), { name: '', computeMs: Infinity })
+  : null;
 
 const sample = Array.from({ length: naiveNeurons }, (_, k) => Math.floor((k * spec.dMlp) / naiveNeurons));
 const naiveNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: sample }, 'naive'));
@@ -202,6 +202,7 @@ console.log(JSON.stringify({
     neurons_speedup_vs_naive: Number((naiveNeuronMs / fastNeurons.ms).toFixed(1)),
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),
     ...(exactBoundsRun ? { pair_compute_exact_fallback_over_fast_bounds: Number((exactBoundsRun.computeMs / fastNeuronRun.computeMs).toFixed(2)) } : {}),
+    ...(bestPair ? { neurons_sweep_over_one_forward_best_pair_variant: Number(((fastNeuronRun.setupMs + bestPair.computeMs) / forward.ms).toFixed(2)), best_pair_variant: bestPair.name } : {}),
     heads_bos_speedup_vs_naive: Number((naiveHeadMs / fastHeads.ms).toFixed(1)),
     ...(finalHeads ? { heads_final_closed_form_speedup_vs_batched: Number((sweepTotal(finalHeads.batched) / sweepTotal(finalHeads.closedForm)).toFixed(2)) } : {}),
   },

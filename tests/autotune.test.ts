@@ -9,7 +9,12 @@ import { testGpu, randomArray, maxAbsDiff } from './helpers/gpu.js';
 import { matmulRef } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
 import { Kernels, MATMUL_VARIANTS, matmulSupports, type MatmulVariant } from '../src/gpu/kernels.js';
-import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench } from '../src/gpu/autotune.js';
+import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench, saveCachedChoice } from '../src/gpu/autotune.js';
+import { loadModel } from '../src/model/load.js';
+import { fixtureDir } from './fixtures.js';
+import { CleanRun } from '../src/interventions/clean-run.js';
+import { FinalLayerNeuronSweep, PAIR_CACHE_KEY } from '../src/interventions/closed-form.js';
+import { autotunePairLoop } from '../src/interventions/pair-autotune.js';
 
 type Shape = [number, number, number]; // M, N, K
 
@@ -158,5 +163,36 @@ describe('autotune cache', () => {
     expect(t.ran).toBe('register'); // K = 7 is not 4-aligned
     expect(t.samplesMs).toHaveLength(2);
     expect(t.timer).toMatch(/gpu-timestamps|cpu-sync/);
+  });
+
+  it('the closed form\'s pair loop: variants timed on real work, the fastest cached and used; options and PLATEAU_AUTOTUNE=off win', async () => {
+    const gpu = await testGpu();
+    const model = await loadModel(gpu, fixtureDir('gpt2-tiny'));
+    const B = 2, T = 9;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % model.spec.vocab);
+    const tuned = await autotunePairLoop(model, ids, B, T, { variants: ['direct', 'direct:mixed', 'tiled:factor'], neurons: 16, repeats: 2 });
+    expect(tuned.timings.map((t) => t.variant)).toEqual(['direct', 'direct:mixed', 'tiled:factor']);
+    for (const t of tuned.timings) expect(t.glogitsPerS).toBeGreaterThan(0);
+    expect(tuned.best).toBe(tuned.timings.reduce((a, b) => (b.medianMs < a.medianMs ? b : a)).variant);
+    const file = JSON.parse(readFileSync(process.env.PLATEAU_AUTOTUNE_CACHE!, 'utf8'));
+    expect(file.adapters[adapterKey(gpu)][PAIR_CACHE_KEY].all.variant).toBe(tuned.best);
+
+    const clean = await CleanRun.capture(model, ids, B, T, { layers: [model.spec.nLayers - 1], unembed: false });
+    const variantOf = (options = {}) => {
+      const sweep = new FinalLayerNeuronSweep(model, clean, options);
+      sweep.destroy();
+      return sweep.variant;
+    };
+    // Pin a choice no adapter default would make, to see it picked up.
+    saveCachedChoice(gpu, PAIR_CACHE_KEY, 'tiled:mixed:factor', 1);
+    expect(variantOf()).toBe('tiled:mixed:factor');
+    expect(variantOf({ exp: 'hardware' })).toBe('tiled:factor'); // an option overrides its part only
+    process.env.PLATEAU_AUTOTUNE = 'off';
+    expect(variantOf()).toBe('direct'); // lavapipe's default
+    delete process.env.PLATEAU_AUTOTUNE;
+    saveCachedChoice(gpu, PAIR_CACHE_KEY, 'tiled:turbo', 1); // from another version: ignored
+    expect(variantOf()).toBe('direct');
+    clean.destroy();
+    model.destroy();
   });
 });

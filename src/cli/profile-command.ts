@@ -9,6 +9,7 @@ import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '.
 import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
+import { autotunePairLoop } from '../interventions/pair-autotune.js';
 
 export interface ProfileCommandOptions extends InputOptions {
   model?: string;
@@ -72,6 +73,11 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
           `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),
       });
       kernels.reloadAutotune();
+      if (opts.sweep === 'neurons') {
+        console.log('autotune: the closed form\'s pair-loop variants on these tokens');
+        const tuned = await autotunePairLoop(model, batch.ids, batch.B, batch.T);
+        console.log(`  pair loop: ${tuned.best} (${tuned.timings.map((t) => `${t.variant} ${t.glogitsPerS.toFixed(2)}`).join(', ')} G logits/s)`);
+      }
       console.log(`autotune: choices saved to ${autotuneCachePath() ?? 'memory'}`);
       await work(); // compile the chosen variants outside the region
     }

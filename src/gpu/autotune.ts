@@ -1,5 +1,6 @@
 // Matmul autotuning: time every variant on the current adapter for given shapes, keep the fastest
-// per (adapter, shape) in a JSON cache, and let Kernels.matmul pick from it.
+// per (adapter, shape) in a JSON cache, and let Kernels.matmul pick from it. The same cache holds
+// other per-adapter choices (cachedChoice: the closed form's pair-loop variant).
 //
 // Cache: Node: $PLATEAU_AUTOTUNE_CACHE or ~/.cache/plateau/autotune.json (read once per process,
 // written atomically); elsewhere (browser): in memory only. Key: adapter description, then
@@ -139,9 +140,31 @@ export function clearAutotuneMemory(): void {
   memoryPath = undefined;
 }
 
+/** Whether PLATEAU_AUTOTUNE turns the cache off. */
+export function autotuneDisabled(): boolean {
+  return /^(off|0|false|no)$/i.test(envVar('PLATEAU_AUTOTUNE') ?? '');
+}
+
+/**
+ * A tuned choice other than the matmul's, for this adapter: e.g. key 'closed-form-pair' → the pair
+ * loop variant. Undefined when absent or PLATEAU_AUTOTUNE=off.
+ */
+export function cachedChoice(gpu: Gpu, key: string): string | undefined {
+  if (autotuneDisabled()) return undefined;
+  return readAutotuneCache().adapters[adapterKey(gpu)]?.[key]?.all?.variant;
+}
+
+/** Records such a choice (with a figure of merit, higher = better) for this adapter. */
+export function saveCachedChoice(gpu: Gpu, key: string, variant: string, merit: number): void {
+  const cache = readAutotuneCache();
+  const entries = (cache.adapters[adapterKey(gpu)] ??= {});
+  entries[key] = { all: { variant, gflops: Number(merit.toFixed(3)), at: new Date().toISOString() } };
+  saveAutotuneCache(cache);
+}
+
 /** Per-shape choices for this adapter from the cache, or null when it has none (or PLATEAU_AUTOTUNE=off). */
 export function autotuneChooser(gpu: Gpu): MatmulChooser | null {
-  if (/^(off|0|false|no)$/i.test(envVar('PLATEAU_AUTOTUNE') ?? '')) return null;
+  if (autotuneDisabled()) return null;
   const entries = readAutotuneCache().adapters[adapterKey(gpu)];
   if (!entries || !Object.keys(entries).length) return null;
   const memo = new Map<string, MatmulVariant | undefined>();

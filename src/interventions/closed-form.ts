@@ -9,6 +9,7 @@ import type { Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import { envChoice } from '../gpu/env.js';
+import { cachedChoice } from '../gpu/autotune.js';
 import type { StorageDType } from '../gpu/tensor.js';
 import type { Linear } from '../model/weights.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
@@ -43,6 +44,29 @@ export function centerRows(model: Transformer, x: GPUBuffer, rows: number, u: GP
 /** Rows i0 .. i0+count of a weight matrix (W(i, j), j < d_model), centred like a residual: v, gv = γ⊙v (final LayerNorm's γ), norms = |v|². */
 export function centerWeightRows(model: Transformer, w: Linear, i0: number, count: number, v: GPUBuffer, gv: GPUBuffer, norms: GPUBuffer): void {
   dispatchClosedForm(model, 'center_weights', { rows: 0, w }, { 1: w.matrix.chunks[0].buffer, 2: model.weights.lnFinal.gamma, 3: v, 4: gv, 5: norms }, [count], { mc: count, i0 });
+}
+
+/** A pair-loop variant as text: KERNEL[:mixed][:factor], e.g. 'tiled:mixed' (bench --pair-variants, the autotune cache). */
+export type PairVariant = Required<Pick<ClosedFormOptions, 'kernel' | 'exp' | 'bias'>>;
+
+/** The autotune cache's key for the pair-loop variant (src/gpu/autotune.ts cachedChoice). */
+export const PAIR_CACHE_KEY = 'closed-form-pair';
+
+export function formatPairVariant(v: PairVariant): string {
+  return `${v.kernel}${v.exp === 'mixed' ? ':mixed' : ''}${v.bias === 'factor' ? ':factor' : ''}`;
+}
+
+/** Parses KERNEL[:mixed][:factor]; an error naming `where` when it is not one. */
+export function parsePairVariant(text: string, where: string): PairVariant {
+  const [kernel, ...flags] = text.split(':');
+  if (kernel !== 'tiled' && kernel !== 'direct') throw new Error(`${where}: unknown pair kernel "${kernel}" in "${text}" (tiled or direct)`);
+  const v: PairVariant = { kernel, exp: 'hardware', bias: 'in-exp' };
+  for (const f of flags) {
+    if (f === 'mixed') v.exp = 'mixed';
+    else if (f === 'factor') v.bias = 'factor';
+    else throw new Error(`${where}: unknown pair-loop flag "${f}" in "${text}" (mixed or factor)`);
+  }
+  return v;
 }
 
 export interface ClosedFormOptions {
@@ -82,6 +106,11 @@ export class FinalLayerNeuronSweep {
   private readonly mixedExp: boolean;
   private readonly factorE: boolean;
   private readonly sourceEdit?: ClosedFormOptions['sourceEdit'];
+  /** The pair-loop variant in use (KERNEL[:mixed][:factor]). */
+  get variant(): string {
+    return formatPairVariant({ kernel: this.software ? 'direct' : 'tiled', exp: this.mixedExp ? 'mixed' : 'hardware', bias: this.factorE ? 'factor' : 'in-exp' });
+  }
+
   /** Neuron tiles recomputed with exact maxima because a fast bound was too loose. */
   exactReruns = 0;
   /** The clean column's nll [B, T−1] from the last tile: the same arithmetic as every ablation, checkable against a forward pass. */
@@ -92,13 +121,22 @@ export class FinalLayerNeuronSweep {
     const d = spec.dModel;
     const N = clean.B * clean.T;
     this.rows = N;
-    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const, 'unknown pair kernel');
+    // Each of kernel / exp / bias: the option, else its environment switch, else the autotune
+    // cache's choice for this adapter (`plateau profile --autotune`), else the adapter default.
+    const tunedText = cachedChoice(gpu, PAIR_CACHE_KEY);
+    let tuned: PairVariant | undefined;
+    try {
+      tuned = tunedText ? parsePairVariant(tunedText, 'autotune cache') : undefined;
+    } catch {
+      tuned = undefined; // written by another version: ignore
+    }
+    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const, 'unknown pair kernel') ?? tuned?.kernel;
     this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
     this.sourceEdit = options.sourceEdit;
-    this.factorE = (options.bias ?? envChoice('PLATEAU_PAIR_BIAS', ['in-exp', 'factor'] as const, 'unknown pair bias')) === 'factor';
-    this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp')) === 'mixed';
+    this.factorE = (options.bias ?? envChoice('PLATEAU_PAIR_BIAS', ['in-exp', 'factor'] as const, 'unknown pair bias') ?? tuned?.bias) === 'factor';
+    this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp') ?? tuned?.exp) === 'mixed';
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
