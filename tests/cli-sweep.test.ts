@@ -151,6 +151,9 @@ describe('measurements: --neurons and --logprobs-at', () => {
       [['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--logprobs-at', '-1', '--strategy', 'final-layer-closed-form'], /measures the loss only/],
       [['sweep', 'neurons', '--layer', 'last', '--neurons', '5-2'], /--neurons: 5-2 is out of range/],
     ];
+    // Outputs are assembled in memory: 256 neurons × 4 rows × 600 positions × 1000 tokens × 4 bytes > 2 GiB.
+    const many = Array.from({ length: 600 }, () => 0).join(',');
+    cases.push([['sweep', 'neurons', '--layer', '0', '--logprobs-at', many], /output logprobs \[256, 4, 600, 1000\] would take 2\.5 GB/]);
     for (const [args, message] of cases) {
       const { res } = await run(args);
       expect(res.code, args.join(' ')).not.toBe(0);
