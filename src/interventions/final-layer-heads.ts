@@ -148,9 +148,9 @@ export class FinalLayerHeadSweep {
         first = false;
       }
     }
-    const nll = columns.map((h) => {
+    const nll = columns.map((h, c) => {
       const out = tmp(`fh:nll${h}`, N);
-      kernels.nllFinalize(this.targets, states[columns.indexOf(h)], out, N);
+      kernels.nllFinalize(this.targets, states[c], out, N);
       return out;
     });
     const values = await Promise.all(nll.map((b) => gpu.readF32(b, 0, N)));
