@@ -52,7 +52,7 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
   });
 
   for (const name of FIXTURE_NAMES) {
-    it(`${name}: forward logits and the final-layer mean neuron sweep match reference.safetensors`, async () => {
+    it(`${name}: forward logits, the final-layer mean neuron sweep and resid_pre patching match reference.safetensors`, async () => {
       const { page } = session;
       const dir = fixtureDir(name);
       const ref = await SafetensorsFile.openPath(path.join(dir, 'reference.safetensors'));
@@ -98,13 +98,30 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
         expect(json.shape).toEqual(sweep.shape);
         expect(json.dnll.length).toBe(sweep.values.length);
         expect(await page.locator('#sweep-downloads a[download="sweep-neurons-mean.safetensors"]').count()).toBe(1);
+
+        // Activation patching through the UI: rows 0 → 1, resid_pre, against the reference.
+        await page.selectOption('#patch-clean-row', '0');
+        await page.selectOption('#patch-corrupted-row', '1');
+        await page.selectOption('#patch-hook', 'resid_pre');
+        await runJobOk(session, 'patch', () => page.click('#patch-run'));
+        const patch = await page.evaluate(() => {
+          const p = window.plateau.lastPatch!;
+          return { shape: p.shape, values: p.values };
+        });
+        const patchRef = 'patch.resid_pre.logprobs';
+        expect(patch.shape).toEqual(ref.info(patchRef).shape);
+        const pd = worstExcess(patch.values, await ref.readF32(patchRef), tolerance(name, patchRef));
+        expect(pd.excess, `${patchRef}[${pd.index}] = ${pd.actual}, reference ${pd.ref}`).toBeLessThanOrEqual(0);
+        expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
+        const patchJson = JSON.parse((await page.evaluate(() => window.plateau.download('patch-resid_pre.json')))!);
+        expect(patchJson.logprobOfAnswer).toHaveLength(patch.shape[0] * patch.shape[1]);
       } finally {
         await ref.close();
       }
     }, 120_000);
   }
 
-  it('gpt2-brown: folder picker, text forward, a cancelled head sweep, and a small analysis with every chart', async () => {
+  it('gpt2-brown: folder picker, text forward, a cancelled head sweep, patching two texts, and a small analysis with every chart', async () => {
     const { page } = session;
     // The model folder through the directory input (config.json, tokenizer.json, f16 model.safetensors, and other files).
     await runJobOk(session, 'load', () => page.setInputFiles('#model-dir', BROWN));
@@ -129,6 +146,21 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
       await page.click('#sweep-cancel');
     });
     expect(cancelled.state).toBe('cancelled');
+
+    // Patching from two typed texts: unequal token lengths are refused; equal ones run as rows 0 and 1.
+    await page.fill('#patch-clean-text', 'The jury said it');
+    await page.fill('#patch-corrupted-text', 'The jury said that it');
+    const refused = await runJob(page, 'patch', () => page.click('#patch-texts'));
+    expect(refused.state).toBe('error');
+    expect(refused.message).toMatch(/same token length/);
+    await page.fill('#patch-corrupted-text', 'The court said it');
+    await runJobOk(session, 'forward', () => page.click('#patch-texts'));
+    await page.selectOption('#patch-hook', 'z');
+    await runJobOk(session, 'patch', () => page.click('#patch-run'));
+    const patched = await page.evaluate(() => ({ shape: window.plateau.lastPatch!.shape, hook: window.plateau.lastPatch!.hook }));
+    expect(patched.hook).toBe('z');
+    expect(patched.shape.slice(0, 2)).toEqual([4, await page.evaluate(() => window.plateau.lastForward!.T)]);
+    expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
 
     // The analysis on the first 32 Brown documents, uploaded as a JSONL corpus, with the smallest valid settings.
     const docs = readFileSync(path.join(BROWN, 'brown-docs.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, 32);

@@ -1,7 +1,8 @@
 // The Plateau page: the same engine as the CLI on the browser's WebGPU (navigator.gpu). Adapter
 // panel, model picker (folder or files, tensors streamed through Blob slices), forward pass with
-// per-token loss and top-5 predictions, neuron/head sweeps with cancel and downloads, and the
-// rare-token analysis with the report's Vega-Lite charts.
+// per-token loss and top-5 predictions, neuron/head sweeps with cancel and downloads, activation
+// patching of any per-block hook with a layer × position chart, and the rare-token analysis with
+// the report's Vega-Lite charts.
 //
 // Test hooks live on `window.plateau` (see PlateauApi); every job's <progress> element carries
 // data-state="idle|running|done|error|cancelled" and data-run (a counter bumped when a job starts).
@@ -14,6 +15,8 @@ import type { Transformer } from '../model/forward.js';
 import { loadModelFromCheckpoint } from '../model/load.js';
 import { runSequences } from '../model/run.js';
 import { headAblationSweep, neuronSweep, type SweepRunner } from '../interventions/sweeps.js';
+import { logSoftmax, patchRunner } from '../interventions/patch.js';
+import { PATCH_HOOKS, parsePatchHook, type PatchHook } from '../interventions/plan.js';
 import { Analysis, type AnalyzeOptions, type Phase } from '../analysis/pipeline.js';
 import type { SplitMethod } from '../analysis/frequency.js';
 import type { AnalysisResults } from '../analysis/results.js';
@@ -55,7 +58,7 @@ function errorText(err: unknown): string {
 }
 
 /** A job's progress element and status line. */
-type JobName = 'load' | 'forward' | 'sweep' | 'analysis';
+type JobName = 'load' | 'forward' | 'sweep' | 'patch' | 'analysis';
 type JobState = 'idle' | 'running' | 'done' | 'error' | 'cancelled';
 
 class Job {
@@ -128,6 +131,20 @@ interface ForwardRecord {
   logits: Float32Array;
 }
 
+interface PatchRecord {
+  hook: PatchHook;
+  cleanRow: number;
+  corruptedRow: number;
+  L: number;
+  T: number;
+  V: number;
+  /** log-softmax at the corrupted row's last position, per patched (layer, position): [L, T, V]. */
+  logprobs: Float32Array;
+  /** The clean run's top prediction at its last position, whose log-probability the chart shows. */
+  answer: number;
+  seconds: number;
+}
+
 interface SweepRecord {
   kind: 'neurons' | 'heads';
   ablation: string;
@@ -145,6 +162,8 @@ let gpuError: string | null = null;
 let loaded: Loaded | null = null;
 let lastForward: ForwardRecord | null = null;
 let lastSweep: SweepRecord | null = null;
+let lastPatch: PatchRecord | null = null;
+let cancelPatch = false;
 let lastAnalysis: AnalysisResults | null = null;
 let busy = false;
 let cancelSweep = false;
@@ -154,6 +173,7 @@ const jobs: Record<JobName, Job> = {
   load: new Job($('load-progress'), $('load-status')),
   forward: new Job($('forward-progress'), $('forward-status')),
   sweep: new Job($('sweep-progress'), $('sweep-status')),
+  patch: new Job($('patch-progress'), $('patch-status')),
   analysis: new Job($('analysis-progress'), $('analysis-status')),
 };
 
@@ -190,6 +210,11 @@ const api = {
     if (!s) return null;
     return { ...s, dnll: undefined, get values() { return Array.from(s.dnll); } };
   },
+  get lastPatch() {
+    const p = lastPatch;
+    if (!p) return null;
+    return { ...p, logprobs: undefined, shape: [p.L, p.T, p.V], get values() { return Array.from(p.logprobs); } };
+  },
   get lastAnalysis() {
     return lastAnalysis;
   },
@@ -212,6 +237,8 @@ function setBusy(value: boolean): void {
   const ready = !!loaded && !busy;
   $<HTMLButtonElement>('forward-run').disabled = !ready || !loaded?.tokenizer;
   $<HTMLButtonElement>('sweep-run').disabled = !ready || !lastForward;
+  $<HTMLButtonElement>('patch-run').disabled = !ready || !lastForward || lastForward.B < 2;
+  $<HTMLButtonElement>('patch-texts').disabled = !ready || !loaded?.tokenizer;
   $<HTMLButtonElement>('analysis-run').disabled = !ready || !loaded?.tokenizer;
   for (const id of ['model-dir', 'model-files', 'ids-file']) $<HTMLInputElement>(id).disabled = busy || (id === 'ids-file' && !loaded);
 }
@@ -327,6 +354,7 @@ function showModel(): void {
   el.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   // Sweep layer choices follow the model.
   updateSweepControls();
+  updatePatchHooks();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +376,7 @@ async function runForward(ids: Int32Array, B: number, T: number, source: string)
     lastForward = { source, B, T, V: model.spec.vocab, ids, nll: result.nll, logits: result.logits! };
     const select = $<HTMLSelectElement>('forward-seq');
     select.replaceChildren(...Array.from({ length: B }, (_, b) => h('option', { value: String(b) }, `${b}`)));
+    updatePatchRows(B);
     showForward(0);
     const meanNll = result.nll.length ? result.nll.reduce((a, x) => a + x, 0) / result.nll.length : NaN;
     job.done(`${B} × ${T} tokens from ${source} in ${seconds.toFixed(2)} s; mean loss ${num(meanNll)} nats`);
@@ -541,6 +570,126 @@ function showSweep(s: SweepRecord): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Activation patching
+
+/** The hooks a patch can overwrite in this model (no resid_mid in parallel-residual blocks). */
+function updatePatchHooks(): void {
+  const parallel = loaded?.model.spec.parallelResidual ?? false;
+  const hooks = Object.keys(PATCH_HOOKS).filter((k) => k !== 'resid_mid' || !parallel);
+  $<HTMLSelectElement>('patch-hook').replaceChildren(...hooks.map((k) => h('option', { value: k }, k)));
+}
+
+function updatePatchRows(B: number): void {
+  for (const [id, fallback] of [['patch-clean-row', 0], ['patch-corrupted-row', 1]] as const) {
+    const select = $<HTMLSelectElement>(id);
+    select.replaceChildren(...Array.from({ length: B }, (_, b) => h('option', { value: String(b) }, String(b))));
+    select.value = String(Math.min(fallback, B - 1));
+  }
+}
+
+/** The two texts as a 2-row forward pass (clean row 0, corrupted row 1). */
+async function forwardPatchTexts(): Promise<void> {
+  const tok = loaded?.tokenizer;
+  if (!tok) return jobs.forward.fail(new Error('this model has no tokenizer.json: load token ids with two or more rows instead'));
+  const encode = (id: string) => {
+    const ids = tok.encode($<HTMLTextAreaElement>(id).value);
+    if ($<HTMLInputElement>('forward-bos').checked) ids.unshift(tok.bosId ?? tok.eosId ?? 0);
+    return ids;
+  };
+  const clean = encode('patch-clean-text');
+  const corrupted = encode('patch-corrupted-text');
+  if (!clean.length || clean.length !== corrupted.length) {
+    jobs.patch.start('');
+    return jobs.patch.fail(new Error(`the clean text has ${clean.length} tokens and the corrupted one ${corrupted.length}: patching needs two texts of the same token length`));
+  }
+  await runForward(Int32Array.from([...clean, ...corrupted]), 2, clean.length, 'patch texts');
+}
+
+async function runPatchFromUi(): Promise<void> {
+  const job = jobs.patch;
+  job.start('Preparing (clean and corrupted runs)…');
+  const f = lastForward;
+  if (!loaded || !f || f.B < 2) return job.fail(new Error('run a forward pass with two or more rows first (the two texts, or token ids)'));
+  const hook = $<HTMLSelectElement>('patch-hook').value as PatchHook;
+  const cleanRow = Number($<HTMLSelectElement>('patch-clean-row').value);
+  const corruptedRow = Number($<HTMLSelectElement>('patch-corrupted-row').value);
+  if (cleanRow === corruptedRow) return job.fail(new Error('choose two different rows as clean and corrupted'));
+  const { model } = loaded;
+  setBusy(true);
+  cancelPatch = false;
+  lastPatch = null;
+  for (const id of ['patch-summary', 'patch-chart', 'patch-downloads']) clearElement(id);
+  $<HTMLButtonElement>('patch-cancel').disabled = false;
+  let runner: SweepRunner | null = null;
+  const t0 = performance.now();
+  try {
+    runner = await patchRunner({ model, ids: f.ids, B: f.B, T: f.T }, { kind: 'patch', hook: parsePatchHook(model.spec, hook), cleanRow, corruptedRow });
+    const { V } = f;
+    const perUnit = V;
+    const logprobs = new Float32Array(runner.units * perUnit);
+    for (let start = 0; start < runner.units; start += runner.chunkUnits) {
+      if (cancelPatch) throw new Cancelled();
+      const end = Math.min(runner.units, start + runner.chunkUnits);
+      const [part] = await runner.compute(start, end);
+      logprobs.set(part, start * perUnit);
+      job.update(end, runner.units, `layer ${Math.ceil(end / f.T)} / ${model.spec.nLayers}`);
+    }
+    const last = (row: number) => f.logits.subarray((row * f.T + f.T - 1) * V, (row * f.T + f.T) * V);
+    const cleanLast = last(cleanRow);
+    let answer = 0;
+    for (let v = 1; v < V; v++) if (cleanLast[v] > cleanLast[answer]) answer = v;
+    lastPatch = { hook, cleanRow, corruptedRow, L: model.spec.nLayers, T: f.T, V, logprobs, answer, seconds: (performance.now() - t0) / 1000 };
+    await showPatch(lastPatch, logSoftmax(cleanLast, V)[answer], logSoftmax(last(corruptedRow), V)[answer]);
+    job.done(`${runner.units} patches of ${hook} in ${lastPatch.seconds.toFixed(2)} s`);
+  } catch (err) {
+    if (err instanceof Cancelled) job.cancelled('Cancelled: no results');
+    else job.fail(err);
+  } finally {
+    runner?.dispose();
+    $<HTMLButtonElement>('patch-cancel').disabled = true;
+    setBusy(false);
+  }
+}
+
+async function showPatch(p: PatchRecord, cleanLp: number, corruptedLp: number): Promise<void> {
+  const f = lastForward!;
+  const tokens = Array.from({ length: p.T }, (_, t) => `${t} ${tokenText(f.ids[p.corruptedRow * p.T + t])}`);
+  const grid = Array.from({ length: p.L * p.T }, (_, u) => p.logprobs[u * p.V + p.answer]);
+  $('patch-summary').replaceChildren(h('p', { class: 'muted' },
+    `log p(${JSON.stringify(tokenText(p.answer))}) at the last position: clean run ${num(cleanLp)}, corrupted run ${num(corruptedLp)}; `
+    + `patching ${p.hook} at (layer, position) moves it to the values below.`));
+  const chart = $('patch-chart');
+  const values = grid.map((lp, u) => ({ layer: Math.floor(u / p.T), position: tokens[u % p.T], logprob: lp }));
+  try {
+    await embed(chart, {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: `log p(${tokenText(p.answer)}) after patching ${p.hook}`,
+      data: { values },
+      width: { step: 30 },
+      height: { step: 24 },
+      mark: 'rect',
+      encoding: {
+        x: { field: 'position', type: 'ordinal', sort: tokens, title: 'position (corrupted token)' },
+        y: { field: 'layer', type: 'ordinal', sort: 'descending' },
+        color: { field: 'logprob', type: 'quantitative', scale: { scheme: 'viridis' } },
+        tooltip: [{ field: 'layer' }, { field: 'position' }, { field: 'logprob', format: '.4f' }],
+      },
+    }, { renderer: 'svg', actions: { export: true, source: false, compiled: false, editor: false } });
+    chart.dataset.rendered = 'true';
+  } catch (err) {
+    chart.dataset.rendered = 'error';
+    chart.replaceChildren(h('p', { class: 'status error' }, `The chart could not be drawn: ${errorText(err)}`));
+  }
+  const base = `patch-${p.hook}`;
+  offer('patch-downloads', [
+    { name: `${base}.safetensors`, blob: safetensorsBlob([{ name: 'logprobs', dtype: 'F32', shape: [p.L, p.T, p.V], data: p.logprobs }, { name: 'input_ids', dtype: 'I64', shape: [f.B, f.T], data: f.ids }], {
+      'plateau.hook': p.hook, 'plateau.clean_row': String(p.cleanRow), 'plateau.corrupted_row': String(p.corruptedRow), 'plateau.model': loaded?.picked.name ?? 'model',
+    }) },
+    { name: `${base}.json`, blob: jsonBlob({ hook: p.hook, cleanRow: p.cleanRow, corruptedRow: p.corruptedRow, answer: p.answer, answerText: tokenText(p.answer), cleanLogprob: cleanLp, corruptedLogprob: corruptedLp, shape: [p.L, p.T], logprobOfAnswer: grid }) },
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Analysis
 
 function intField(id: string, min: number): number {
@@ -686,6 +835,12 @@ $('sweep-cancel').addEventListener('click', () => {
   cancelSweep = true;
   jobs.sweep.status.textContent = 'Cancelling after the chunk in flight…';
 });
+$('patch-texts').addEventListener('click', () => void forwardPatchTexts());
+$('patch-run').addEventListener('click', () => void runPatchFromUi());
+$('patch-cancel').addEventListener('click', () => {
+  cancelPatch = true;
+  jobs.patch.status.textContent = 'Cancelling after the layer in flight…';
+});
 $('analysis-run').addEventListener('click', () => void runAnalysisFromUi());
 $('analysis-cancel').addEventListener('click', () => {
   cancelAnalysis = true;
@@ -693,6 +848,7 @@ $('analysis-cancel').addEventListener('click', () => {
 });
 
 updateSweepControls();
+updatePatchHooks();
 setBusy(false);
 void initAdapter().then(() => {
   document.body.dataset.ready = 'true';
