@@ -10,6 +10,7 @@ import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
 import { autotunePairLoop } from '../interventions/pair-autotune.js';
+import { formatPairVariant, pairVariantFor } from '../interventions/closed-form.js';
 
 export interface ProfileCommandOptions extends InputOptions {
   model?: string;
@@ -92,7 +93,8 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
     }
     const tokens = batch.B * batch.T * repeat;
     const what = opts.sweep ? `${opts.sweep} sweep` : 'forward';
-    console.log(`plateau profile: ${dir}, ${repeat} ${what}${repeat > 1 ? 's' : ''} of ${batch.B}×${batch.T} tokens, weights ${model.weights.storage}, matmul default ${model.kernels.matmulVariant}${model.kernels.forcedMatmul ? ` (forced ${model.kernels.forcedMatmul})` : model.kernels.matmulChooser ? ' (autotune cache in use)' : ''}`);
+    const pairLoop = opts.sweep === 'neurons' ? `, pair loop ${formatPairVariant(pairVariantFor(gpu))}` : '';
+    console.log(`plateau profile: ${dir}, ${repeat} ${what}${repeat > 1 ? 's' : ''} of ${batch.B}×${batch.T} tokens, weights ${model.weights.storage}, matmul default ${model.kernels.matmulVariant}${model.kernels.forcedMatmul ? ` (forced ${model.kernels.forcedMatmul})` : model.kernels.matmulChooser ? ' (autotune cache in use)' : ''}${pairLoop}`);
     console.log('');
     console.log(toTable(report));
     const within = (a: number, b: number) => (b > 0 ? Math.abs(a - b) / b <= 0.1 : false);

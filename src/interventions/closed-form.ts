@@ -6,6 +6,7 @@
 // bound proved too loose for f32 (flagged by the shader, not expected on real models) is rerun
 // with exact per-pair maxima, so the numbers never depend on the bound.
 import type { Transformer } from '../model/forward.js';
+import type { Gpu } from '../gpu/device.js';
 import type { CleanRun } from './clean-run.js';
 import { isSoftwareAdapter, rowGrid, specializeWeights, withIncludes } from '../gpu/kernels.js';
 import { envChoice } from '../gpu/env.js';
@@ -69,6 +70,26 @@ export function parsePairVariant(text: string, where: string): PairVariant {
   return v;
 }
 
+/**
+ * The pair-loop variant a sweep on this adapter runs. Each of kernel / exp / bias: the option, else
+ * its environment switch, else the autotune cache's choice for this adapter (`plateau profile
+ * --sweep neurons --autotune`), else the adapter default (tiled on GPUs, direct on CPU adapters).
+ */
+export function pairVariantFor(gpu: Gpu, options: ClosedFormOptions = {}): PairVariant {
+  const tunedText = cachedChoice(gpu, PAIR_CACHE_KEY);
+  let tuned: PairVariant | undefined;
+  try {
+    tuned = tunedText ? parsePairVariant(tunedText, 'autotune cache') : undefined;
+  } catch {
+    tuned = undefined; // written by another version: ignore
+  }
+  return {
+    kernel: options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const, 'unknown pair kernel') ?? tuned?.kernel ?? (isSoftwareAdapter(gpu) ? 'direct' : 'tiled'),
+    exp: options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp') ?? tuned?.exp ?? 'hardware',
+    bias: options.bias ?? envChoice('PLATEAU_PAIR_BIAS', ['in-exp', 'factor'] as const, 'unknown pair bias') ?? tuned?.bias ?? 'in-exp',
+  };
+}
+
 export interface ClosedFormOptions {
   /** Pair kernel: workgroup tiles (GPUs) or direct reads (CPU adapters); default by adapter, env PLATEAU_PAIR_KERNEL. */
   kernel?: 'tiled' | 'direct';
@@ -121,22 +142,13 @@ export class FinalLayerNeuronSweep {
     const d = spec.dModel;
     const N = clean.B * clean.T;
     this.rows = N;
-    // Each of kernel / exp / bias: the option, else its environment switch, else the autotune
-    // cache's choice for this adapter (`plateau profile --autotune`), else the adapter default.
-    const tunedText = cachedChoice(gpu, PAIR_CACHE_KEY);
-    let tuned: PairVariant | undefined;
-    try {
-      tuned = tunedText ? parsePairVariant(tunedText, 'autotune cache') : undefined;
-    } catch {
-      tuned = undefined; // written by another version: ignore
-    }
-    const kernel = options.kernel ?? envChoice('PLATEAU_PAIR_KERNEL', ['tiled', 'direct'] as const, 'unknown pair kernel') ?? tuned?.kernel;
-    this.software = kernel ? kernel === 'direct' : isSoftwareAdapter(gpu);
+    const variant = pairVariantFor(gpu, options);
+    this.software = variant.kernel === 'direct';
     this.alwaysExact = (options.bounds ?? envChoice('PLATEAU_PAIR_BOUNDS', ['fast', 'exact'] as const, 'unknown bounds mode')) === 'exact';
     this.slack = options.slack ?? 0;
     this.sourceEdit = options.sourceEdit;
-    this.factorE = (options.bias ?? envChoice('PLATEAU_PAIR_BIAS', ['in-exp', 'factor'] as const, 'unknown pair bias') ?? tuned?.bias) === 'factor';
-    this.mixedExp = (options.exp ?? envChoice('PLATEAU_PAIR_EXP', ['hardware', 'mixed'] as const, 'unknown pair exp') ?? tuned?.exp) === 'mixed';
+    this.factorE = variant.bias === 'factor';
+    this.mixedExp = variant.exp === 'mixed';
     // State per pair: 3 floats; at least one neuron plus the clean column per tile.
     if (N * 24 > gpu.maxBinding) throw new Error(`closed-form neuron sweep: ${N} rows exceed this adapter's binding limit; use fewer rows`);
     this.u = this.buffer('cf:u', N * d);
