@@ -267,8 +267,8 @@ fn exp2_row3(x: vec4<f32>) -> vec4<f32> {
 // Exact mode keeps the plain form (its per-pair maxima include e, so the split factors could overflow).
 const FACTOR_E: bool = false;
 
-// add_column with e as a factor: ef = 2^(e·log2 e − e_ref()) of this column, nbx = nb + e_ref() per pair
-// (exact: both integers).
+// add_column with e as a factor: ef = 2^(e·log2 e − e_ref()) of this column; the block's nb must
+// hold nb + e_ref() (shift_nb).
 fn add_column_scaled(sum: ptr<function, array<vec4<f32>, 4>>, blk: ptr<function, PairBlock>, a: vec4<f32>, b: vec4<f32>, ef: f32) {
   (*sum)[0] = fma(exp2(fma(b, (*blk).cv[0], fma(vec4<f32>(a.x), (*blk).iv[0], (*blk).nb[0]))), vec4<f32>(ef), (*sum)[0]);
   (*sum)[1] = fma(exp2(fma(b, (*blk).cv[1], fma(vec4<f32>(a.y), (*blk).iv[1], (*blk).nb[1]))), vec4<f32>(ef), (*sum)[1]);
@@ -276,15 +276,13 @@ fn add_column_scaled(sum: ptr<function, array<vec4<f32>, 4>>, blk: ptr<function,
   (*sum)[3] = fma(exp2_row3(fma(b, (*blk).cv[3], fma(vec4<f32>(a.w), (*blk).iv[3], (*blk).nb[3]))), vec4<f32>(ef), (*sum)[3]);
 }
 
-// The block with nb + e_ref() (for add_column_scaled).
-fn shifted_block(blk: PairBlock) -> PairBlock {
-  var out = blk;
-  let eRef = vec4<f32>(e_ref());
-  out.nb[0] = blk.nb[0] + eRef;
-  out.nb[1] = blk.nb[1] + eRef;
-  out.nb[2] = blk.nb[2] + eRef;
-  out.nb[3] = blk.nb[3] + eRef;
-  return out;
+// Adds `by` to every nb of the block, in place: e_ref() before an add_column_scaled loop and back
+// after it (exact: both integers), so the scaled loop needs no second copy of the block in registers.
+fn shift_nb(blk: ptr<function, PairBlock>, by: f32) {
+  (*blk).nb[0] += vec4<f32>(by);
+  (*blk).nb[1] += vec4<f32>(by);
+  (*blk).nb[2] += vec4<f32>(by);
+  (*blk).nb[3] += vec4<f32>(by);
 }
 
 // Adds one vocabulary column's 16 terms of a 4 × 4 block: a = the column's A of the block's 4 rows,
@@ -315,7 +313,7 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
   let n0 = wg.x * 64u + tx * 4u;
   var blk = load_pair_block(row0, n0);
   let factorE = FACTOR_E && p.exact == 0u;
-  var sblk = shifted_block(blk);
+  if (factorE) { shift_nb(&blk, e_ref()); }
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var c0 = 0u; c0 < p.cols; c0 += TC) {
     {
@@ -342,12 +340,13 @@ fn pair_lse_update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     }
     workgroupBarrier();
     if (factorE) {
-      for (var v = 0u; v < TC; v++) { add_column_scaled(&sum, &sblk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]); }
+      for (var v = 0u; v < TC; v++) { add_column_scaled(&sum, &blk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]); }
     } else {
       for (var v = 0u; v < TC; v++) { add_column(&sum, &blk, aT[v * 16u + ty], bT[v * 16u + tx], eT[v]); }
     }
     workgroupBarrier();
   }
+  if (factorE) { shift_nb(&blk, -e_ref()); }
   write_pair_state(row0, n0, blk, sum);
 }
 
@@ -370,13 +369,14 @@ fn pair_lse_update_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
   let b3 = min(n0 + 3u, p.mc - 1u) * p.cols;
   var sum = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   if (FACTOR_E && p.exact == 0u) {
-    var sblk = shifted_block(blk);
     let eRef = e_ref();
+    shift_nb(&blk, eRef);
     for (var v = 0u; v < p.cols; v++) {
       let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
       let b = vec4<f32>(bChunk[b0 + v], bChunk[b1 + v], bChunk[b2 + v], bChunk[b3 + v]);
-      add_column_scaled(&sum, &sblk, a, b, exp2(eChunk[v] * LOG2E - eRef));
+      add_column_scaled(&sum, &blk, a, b, exp2(eChunk[v] * LOG2E - eRef));
     }
+    shift_nb(&blk, -eRef);
   } else {
     for (var v = 0u; v < p.cols; v++) {
       let a = vec4<f32>(aChunk[a0 + v], aChunk[a1 + v], aChunk[a2 + v], aChunk[a3 + v]);
