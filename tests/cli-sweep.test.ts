@@ -100,6 +100,7 @@ describe('ablation sources: --mean-ids (a named population) and --ablation resam
       [['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--mean-ids', ids], /--mean-ids applies to --ablation mean only/],
       [['sweep', 'heads', '--ablation', 'bos', '--resample-ids', ids], /--resample-ids applies to --ablation resample only/],
       [['patch', '--clean-row', '0', '--corrupted-row', '1', '--hook', 'resid'], /--hook: expected one of resid_pre, attn_out, resid_mid, mlp_out, resid_post, z, pre, post, got "resid"/],
+      [['patch', '--clean-row', '0', '--corrupted-row', '1', '--hook', 'toString'], /--hook: expected one of .* got "toString"/],
     ];
     const other = path.join(tempDir(), 'other.json');
     writeFileSync(other, JSON.stringify([[1, 2, 3]]));

@@ -60,7 +60,7 @@ export interface PatchPlan {
 }
 
 export function parsePatchHook(spec: ModelSpec, value: string): PatchHook {
-  if (!(value in PATCH_HOOKS)) throw new Error(`--hook: expected one of ${Object.keys(PATCH_HOOKS).join(', ')}, got "${value}"`);
+  if (!Object.hasOwn(PATCH_HOOKS, value)) throw new Error(`--hook: expected one of ${Object.keys(PATCH_HOOKS).join(', ')}, got "${value}"`);
   if (value === 'resid_mid' && spec.parallelResidual) throw new Error('--hook resid_mid: parallel-residual blocks (GPT-NeoX) have no hook_resid_mid');
   return value as PatchHook;
 }
