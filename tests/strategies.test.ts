@@ -100,8 +100,13 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       }
       for (const [options, rerun] of cases) {
         const sweep = new FinalLayerNeuronSweep(model, clean, { kernel, ...options });
-        const fast = await sweep.run(0, neurons.length, means);
+        const fractions: number[] = [];
+        const fast = await sweep.run(0, neurons.length, means, undefined, (f) => fractions.push(f));
         sweep.destroy();
+        // Progress by vocabulary chunk (a rerun restarts its tile's share), ending at 1.
+        expect(fractions.length).toBeGreaterThanOrEqual(Math.ceil(model.spec.vocab / 64));
+        expect(fractions[fractions.length - 1]).toBeCloseTo(1, 12);
+        if (!rerun) for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThan(fractions[i - 1]);
         expect(sweep.exactReruns > 0, JSON.stringify(options)).toBe(rerun);
         expect(maxAbsDiff(fast, naive), JSON.stringify(options)).toBeLessThan(1e-4);
         // dnll is a difference, blind to errors common to every column: the clean column's own nll

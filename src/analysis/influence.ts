@@ -67,7 +67,7 @@ export async function neuronInfluence(
     const chunk = Math.max(1, runner.chunkUnits);
     for (let start = 0; start < m; start += chunk) {
       const end = Math.min(m, start + chunk);
-      const [dnll] = await runner.compute(start, end);
+      const [dnll] = await runner.compute(start, end, (f) => options.onProgress?.(start + Math.floor(f * (end - start)), m));
       const perNeuron = B * (T - 1);
       for (let i = start; i < end; i++) {
         const base = (i - start) * perNeuron;

@@ -83,7 +83,7 @@ async function executeSweep(
     if (!Number.isInteger(chunkUnits) || chunkUnits < 1) throw new Error(`--chunk: expected a positive integer, got "${opts.chunk}"`);
     const shard = opts.shard ? parseShard(opts.shard) : undefined;
     const started = performance.now();
-    const result = await runSweep(job, { workDir, chunkUnits, resume: !!opts.resume, shard, progressLabel: kind }, (a, b) => runner.compute(a, b));
+    const result = await runSweep(job, { workDir, chunkUnits, resume: !!opts.resume, shard, progressLabel: kind }, (a, b, progress) => runner.compute(a, b, progress));
     runner.dispose();
     const seconds = (performance.now() - started) / 1000;
     const summary = { kind, strategy: runner.strategy, units: runner.units, computedChunks: result.computedChunks, reusedChunks: result.reusedChunks, seconds: Number(seconds.toFixed(3)), adapter: gpu.describe() };

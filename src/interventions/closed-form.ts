@@ -194,16 +194,18 @@ export class FinalLayerNeuronSweep {
    * dnll [count, B, T−1] for neurons i0 .. i0+count of the final layer, each set to 0, to `means`
    * (one value per neuron), or to `source` (another run's hook_post [B·T, d_mlp], position by position).
    */
-  async run(i0: number, count: number, means: Float32Array | null, source?: GPUBuffer): Promise<Float32Array> {
+  async run(i0: number, count: number, means: Float32Array | null, source?: GPUBuffer, onProgress?: (fraction: number) => void): Promise<Float32Array> {
     const { clean } = this;
     const out = new Float32Array(count * clean.B * (clean.T - 1));
     const tile = this.neuronsPerTile();
     for (let t0 = 0; t0 < count; t0 += tile) {
       const mc = Math.min(tile, count - t0);
-      let part = await this.runTile(i0 + t0, mc, means, source, this.alwaysExact);
+      // Progress within the tile, by vocabulary chunk (a rerun starts the tile's share again).
+      const tileProgress = onProgress && ((f: number) => onProgress((t0 + f * mc) / count));
+      let part = await this.runTile(i0 + t0, mc, means, source, this.alwaysExact, tileProgress);
       if (!part) {
         this.exactReruns++;
-        part = (await this.runTile(i0 + t0, mc, means, source, true))!;
+        part = (await this.runTile(i0 + t0, mc, means, source, true, tileProgress))!;
       }
       out.set(part, t0 * clean.B * (clean.T - 1));
     }
@@ -211,7 +213,7 @@ export class FinalLayerNeuronSweep {
   }
 
   /** dnll of one neuron tile, or null when a fast bound was too loose (then rerun with exact = true). */
-  private async runTile(i0: number, mc: number, means: Float32Array | null, source: GPUBuffer | undefined, exact: boolean): Promise<Float32Array | null> {
+  private async runTile(i0: number, mc: number, means: Float32Array | null, source: GPUBuffer | undefined, exact: boolean, onProgress?: (fraction: number) => void): Promise<Float32Array | null> {
     const { model, clean, rows: N } = this;
     const { gpu, spec, kernels, weights } = model;
     const d = spec.dModel;
@@ -261,6 +263,11 @@ export class FinalLayerNeuronSweep {
         this.dispatch(entry, { 12: pairs, 13: this.targets, 14: state, 15: aChunk, 16: bChunk, 17: eChunk, 20: bounds, 21: pairBound },
           [Math.ceil(pc / perGroup), Math.ceil(N / perGroup)], chunkParams, 6 * N * pc * n);
         first = false;
+        if (onProgress) {
+          // Only when someone watches: waiting for the GPU per chunk makes the fraction true.
+          await gpu.sync();
+          onProgress((v0 + n) / spec.vocab);
+        }
       }
     }
     const dnllBuf = tmp('cf:dnll', pc * N); // the last row: the clean column's nll

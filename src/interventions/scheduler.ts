@@ -68,7 +68,7 @@ export interface ScheduleOptions {
 }
 
 /** One Float32Array per output, in job.outputs order, of length (end - start) * prod(unitShape). */
-export type ComputeChunk = (startUnit: number, endUnit: number) => Promise<Float32Array[]>;
+export type ComputeChunk = (startUnit: number, endUnit: number, onProgress?: (fraction: number) => void) => Promise<Float32Array[]>;
 
 export interface SweepRunResult {
   /** Every chunk of this process's shard is on disk. */
@@ -153,7 +153,7 @@ async function computePendingChunks(
     for (const chunk of pending) {
       if (opts.signal?.aborted || computed === (opts.maxChunks ?? Infinity)) break;
       const [start, end] = chunkRange(layout, chunk);
-      const outputs = await compute(start, end);
+      const outputs = await compute(start, end, (f) => bar.update(doneUnits + Math.floor(f * (end - start))));
       checkComputedOutputs(job, start, end, outputs);
       await writeChunk(opts.workDir, job, layout, chunk, outputs);
       manifest.finishedChunks.push(chunk);

@@ -25,7 +25,8 @@ export interface SweepRunner {
   chunkUnits: number;
   outputs: { name: string; unitShape: number[] }[];
   leadingShape: number[];
-  compute(start: number, end: number): Promise<Float32Array[]>;
+  /** Units [start, end); `onProgress` (if the strategy reports within a chunk) gets the fraction of it done. */
+  compute(start: number, end: number, onProgress?: (fraction: number) => void): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -71,10 +72,13 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
     const contiguous = neurons.every((n, i) => n === neurons[0] + i);
     return {
       ...base,
-      async compute(start, end) {
-        if (contiguous) return [await fast.run(neurons[0] + start, end - start, means, sourcePost)];
+      async compute(start, end, onProgress) {
+        if (contiguous) return [await fast.run(neurons[0] + start, end - start, means, sourcePost, onProgress)];
         const parts: Float32Array[] = [];
-        for (let u = start; u < end; u++) parts.push(await fast.run(neurons[u], 1, means, sourcePost));
+        for (let u = start; u < end; u++) {
+          parts.push(await fast.run(neurons[u], 1, means, sourcePost));
+          onProgress?.((u + 1 - start) / (end - start));
+        }
         return [concat(parts)];
       },
       dispose() { fast.destroy(); clean.destroy(); source?.destroy(); },

@@ -519,7 +519,7 @@ async function runSweepFromUi(): Promise<void> {
     for (let start = 0; start < runner.units; start += chunk) {
       if (cancelSweep) throw new Cancelled();
       const end = Math.min(runner.units, start + chunk);
-      const [part] = await runner.compute(start, end);
+      const [part] = await runner.compute(start, end, (fr) => job.update(start + fr * (end - start), runner!.units));
       dnll.set(part, start * perUnit);
       job.update(end, runner.units, `${runner.strategy}: ${end} / ${runner.units} ${kind}`);
     }
