@@ -13,6 +13,7 @@ import { logSoftmax, patchSweep } from '../src/interventions/patch.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { FinalLayerHeadSweep } from '../src/interventions/final-layer-heads.js';
+import { populationMeans } from '../src/interventions/means.js';
 
 const SHAPES: Record<string, RandomModelShape> = {
   'gpt2 f16': { arch: 'gpt2', dModel: 48, nLayers: 3, nHeads: 3, vocab: 301, nCtx: 24, dtype: 'F16', seed: 3 },
@@ -166,6 +167,28 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       expect(maxAbsDiff(noOp, new Float32Array(noOp.length))).toBeGreaterThan(1e-3);
     }
     clean.destroy();
+  });
+
+  it('mean ablation over a named population (populationMeans of other rows): heads and neurons, every strategy = naive', async () => {
+    const ctx = await context(name);
+    const { model } = ctx;
+    const { spec } = model;
+    const last = spec.nLayers - 1;
+    const r = rng(12);
+    const population = { ids: Int32Array.from({ length: 3 * 7 }, () => Math.floor(r() * spec.vocab)), B: 3, T: 7 };
+    const zNames = [0, last].map((l) => `blocks.${l}.attn.hook_z`);
+    const post = `blocks.${last}.mlp.hook_post`;
+    const means = await populationMeans(model, population, [...zNames, post]);
+    const heads = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'mean', means: zNames.map((z) => means.get(z)!) }, s);
+    const runner = await heads();
+    const [fast] = await runner.compute(0, runner.units);
+    runner.dispose();
+    const [naive] = await outputs(ctx, heads, 'naive');
+    expect(maxAbsDiff(fast, naive), runner.strategy).toBeLessThan(1e-4);
+    const [batchMeans] = await outputs(ctx, (s) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation: 'mean' }, s), 'naive');
+    expect(maxAbsDiff(naive, batchMeans)).toBeGreaterThan(1e-3); // the population matters
+    const neurons = (s: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons: [0, 3, 8], means: means.get(post)! }, s);
+    expect(maxAbsDiff((await outputs(ctx, neurons, 'final-layer-closed-form'))[0], (await outputs(ctx, neurons, 'naive'))[0])).toBeLessThan(1e-4);
   });
 
   it('resample ablation (activations from another run, position by position): neurons and heads, every strategy = naive', async () => {
