@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testGpu, randomArray, maxAbsDiff } from './helpers/gpu.js';
 import { matmulRef } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
-import { Kernels, MATMUL_VARIANTS, matmulSupports, type MatmulVariant } from '../src/gpu/kernels.js';
+import { Kernels, MATMUL_VARIANTS, attentionCacheKey, matmulSupports, type MatmulVariant } from '../src/gpu/kernels.js';
+import { autotuneAttention } from '../src/model/attention-autotune.js';
 import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench, saveCachedChoice } from '../src/gpu/autotune.js';
 import { loadModel } from '../src/model/load.js';
 import { fixtureDir } from './fixtures.js';
@@ -163,6 +164,34 @@ describe('autotune cache', () => {
     expect(t.ran).toBe('register'); // K = 7 is not 4-aligned
     expect(t.samplesMs).toHaveLength(2);
     expect(t.timer).toMatch(/gpu-timestamps|cpu-sync/);
+  });
+
+  it('attention: both kernels timed on whole forwards, the faster cached per head size and used; forcing, hook_pattern and PLATEAU_AUTOTUNE=off win', async () => {
+    const gpu = await testGpu();
+    const model = await loadModel(gpu, fixtureDir('gpt2-tiny'));
+    const dh = model.spec.dHead;
+    const ids = Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 37 + 11) % model.spec.vocab);
+    const tuned = await autotuneAttention(model, ids, 2, 9, 2);
+    expect(tuned.timings.map((t) => t.variant)).toEqual(['tiled', 'simple']);
+    expect(model.kernels.forcedAttention).toBeNull(); // restored
+    const file = JSON.parse(readFileSync(process.env.PLATEAU_AUTOTUNE_CACHE!, 'utf8'));
+    expect(file.adapters[adapterKey(gpu)][attentionCacheKey(dh)].all.variant).toBe(tuned.best);
+    expect(model.kernels.attentionVariantFor({ dh })).toBe(tuned.best);
+    // Pin 'simple' (not the default) to see a fresh Kernels pick it up.
+    saveCachedChoice(gpu, attentionCacheKey(dh), 'simple', 1);
+    const k = new Kernels(gpu);
+    expect(k.attentionVariantFor({ dh })).toBe('simple');
+    expect(k.attentionVariantFor({ dh: dh * 2 })).toBe('tiled'); // another head size: the default
+    expect(new Kernels(gpu, { attention: 'tiled' }).attentionVariantFor({ dh })).toBe('tiled');
+    const pattern = gpu.createBuffer('p', 16);
+    saveCachedChoice(gpu, attentionCacheKey(dh), 'tiled', 1);
+    expect(new Kernels(gpu).attentionVariantFor({ dh, pattern })).toBe('simple');
+    saveCachedChoice(gpu, attentionCacheKey(dh), 'simple', 1);
+    process.env.PLATEAU_AUTOTUNE = 'off';
+    expect(new Kernels(gpu).attentionVariantFor({ dh })).toBe('tiled');
+    delete process.env.PLATEAU_AUTOTUNE;
+    pattern.destroy();
+    model.destroy();
   });
 
   it('the closed form\'s pair loop: variants timed on real work, the fastest cached and used; options and PLATEAU_AUTOTUNE=off win', async () => {

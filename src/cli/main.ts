@@ -84,7 +84,7 @@ program
   .option('--trace <file>', 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)')
   .option('--json <file>', 'write the per-kernel report as JSON')
   .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward: neurons or heads (mean ablation), heads-bos').choices(['neurons', 'heads', 'heads-bos']))
-  .option('--autotune', 'first time every matmul variant on this forward\'s shapes (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
+  .option('--autotune', 'first time every matmul variant on this forward\'s shapes, both attention kernels (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
   .action(action(profileCommand));

@@ -10,6 +10,7 @@ import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
 import { autotunePairLoop } from '../interventions/pair-autotune.js';
+import { autotuneAttention } from '../model/attention-autotune.js';
 import { formatPairVariant, pairVariantFor } from '../interventions/closed-form.js';
 
 export interface ProfileCommandOptions extends InputOptions {
@@ -74,6 +75,12 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
           `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),
       });
       kernels.reloadAutotune();
+      if (kernels.forcedAttention) {
+        console.log(`autotune: attention kernel forced (${kernels.forcedAttention}), not tuned`);
+      } else {
+        const att = await autotuneAttention(model, batch.ids, batch.B, batch.T);
+        console.log(`  attention (dh ${model.spec.dHead}): ${att.best} (${att.timings.map((t) => `${t.variant} ${t.medianMs.toFixed(2)} ms per forward`).join(', ')})`);
+      }
       if (opts.sweep === 'neurons') {
         console.log('autotune: the closed form\'s pair-loop variants on these tokens');
         const tuned = await autotunePairLoop(model, batch.ids, batch.B, batch.T);

@@ -18,7 +18,7 @@ import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
 import elementwiseSrc from '../../shaders/elementwise.wgsl';
 import workgroupReduceSrc from '../../shaders/workgroup-reduce.wgsl';
 import exp2FmaSrc from '../../shaders/exp2-fma.wgsl';
-import { autotuneChooser, forcedMatmulVariant, type MatmulChooser } from './autotune.js';
+import { autotuneChooser, cachedChoice, forcedMatmulVariant, type MatmulChooser } from './autotune.js';
 
 // ---- matmul variants (autotuned per adapter and shape, see autotune.ts) ----
 
@@ -318,6 +318,11 @@ export function resolveAttentionVariant(explicit?: string): AttentionVariant | n
   return explicit as AttentionVariant;
 }
 
+/** The autotune cache's key for the attention kernel of one head size. */
+export function attentionCacheKey(dh: number): string {
+  return `attention:dh${dh}`;
+}
+
 /** Largest head size the tiled attention is chosen for by default (its q and z live in registers). */
 const TILED_ATTENTION_MAX_DH = 128;
 
@@ -332,6 +337,8 @@ export class Kernels {
   private readonly useAutotune: boolean;
   /** An attention kernel forced for every call (constructor option or PLATEAU_ATTENTION), or null. */
   forcedAttention: AttentionVariant | null;
+  /** Attention choices of the autotune cache by head size (read lazily; cleared by reloadAutotune()). */
+  private attentionTuned = new Map<number, AttentionVariant | undefined>();
   private dummy: GPUBuffer;
   /** A second placeholder: two unused writable bindings must not alias one buffer. */
   private dummy2: GPUBuffer;
@@ -360,6 +367,7 @@ export class Kernels {
 
   /** Re-reads the autotune cache's choices for this adapter (after autotuneMatmul() wrote new ones). */
   reloadAutotune(): void {
+    this.attentionTuned.clear();
     this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(this.gpu);
   }
 
@@ -425,13 +433,20 @@ export class Kernels {
 
   /**
    * The attention kernel attention() runs: 'simple' whenever hook_pattern or hook_attn_scores is
-   * written; else the forced one; else 'tiled' up to dh = 128 (beyond, its per-invocation q and z
-   * would spill), on GPUs and on CPU adapters alike (lavapipe, 2 cores: tiled 1.6–1.9× faster
-   * than simple at T = 128–256, dh = 64).
+   * written; else the forced one; else the autotune cache's choice for this head size
+   * (attentionCacheKey, written by `plateau profile --autotune`); else 'tiled' up to dh = 128
+   * (beyond, its per-invocation q and z would spill), on GPUs and on CPU adapters alike (lavapipe,
+   * 2 cores: tiled 1.6–1.9× faster than simple at T = 128–256, dh = 64).
    */
   attentionVariantFor(a: { dh: number; pattern?: GPUBuffer; scores?: GPUBuffer }): AttentionVariant {
     if (a.pattern || a.scores) return 'simple';
     if (this.forcedAttention) return this.forcedAttention;
+    if (this.useAutotune && !this.attentionTuned.has(a.dh)) {
+      const cached = cachedChoice(this.gpu, attentionCacheKey(a.dh));
+      this.attentionTuned.set(a.dh, (ATTENTION_VARIANTS as readonly string[]).includes(cached ?? '') ? cached as AttentionVariant : undefined);
+    }
+    const tuned = this.useAutotune ? this.attentionTuned.get(a.dh) : undefined;
+    if (tuned && (tuned === 'simple' || a.dh <= TILED_ATTENTION_MAX_DH)) return tuned;
     return a.dh > TILED_ATTENTION_MAX_DH ? 'simple' : 'tiled';
   }
 
