@@ -206,9 +206,13 @@ describe('plateau profile', () => {
     expect(res.stdout).toMatch(/autotune: 5 matmul shapes/);
     expect(res.stdout).toMatch(/autotune cache in use/);
     const file = JSON.parse(readFileSync(cache, 'utf8'));
-    const entries = Object.values(file.adapters)[0] as Record<string, Record<string, { variant: string }>>;
+    const all = Object.values(file.adapters)[0] as Record<string, Record<string, { variant: string }>>;
+    const entries = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith('attention:')));
     expect(Object.keys(entries).sort()).toEqual(['256x64:f32:kn', '64x1000:f32:nk', '64x192:f32:kn', '64x256:f32:kn', '64x64:f32:kn']);
-    // the profiled forward ran the chosen variants
+    // the profiled forward ran the chosen variants, the attention kernel included
     for (const byM of Object.values(entries)) expect(res.stdout).toContain(`matmul-${Object.values(byM)[0].variant}`);
+    const attention = all['attention:dh16'].all.variant;
+    expect(res.stdout).toMatch(new RegExp(`attention \\(dh 16\\): ${attention}`));
+    expect(res.stdout).toContain(attention === 'tiled' ? 'attention-dh16-tiled' : 'attention-dh16 ');
   });
 });
