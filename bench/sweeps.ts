@@ -26,7 +26,8 @@ import { loadModel } from '../src/model/load.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
 import { Profiler } from '../src/gpu/profiler.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
-import { FinalLayerNeuronSweep, parsePairVariant, type ClosedFormOptions } from '../src/interventions/closed-form.js';
+import { parsePairVariant, type ClosedFormOptions } from '../src/interventions/closed-form.js';
+import { timePairVariants } from '../src/interventions/pair-autotune.js';
 import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import { finalHeadsHaveClosedForm, type Strategy } from '../src/interventions/plan.js';
@@ -120,27 +121,19 @@ const NO_EXP_EDIT = {
 };
 
 /** Closed-form compute (all neurons) per pair-kernel variant, one shared clean run, medians of `repeats`. */
-async function pairVariants(names: string[]): Promise<object> {
+async function pairVariants(names: string[]): Promise<Record<string, { computeMs: number; overFirst: number }>> {
   const post = `blocks.${last}.mlp.hook_post`;
   const clean = await CleanRun.capture(model, ids, B, T, { layers: [last], meanHooks: [post], unembed: false });
-  const means = clean.means.get(post)!;
-  const result: Record<string, { computeMs: number; overFirst: number }> = {};
-  let firstMs = 0;
-  for (const name of names) {
+  const variants = names.map((name) => {
     const diagnostic = name.endsWith(':no-exp');
-    const options: ClosedFormOptions = { ...parsePairVariant(diagnostic ? name.slice(0, -':no-exp'.length) : name, '--pair-variants'), bounds: 'fast' };
+    const options: ClosedFormOptions = parsePairVariant(diagnostic ? name.slice(0, -':no-exp'.length) : name, '--pair-variants');
     if (diagnostic) options.sourceEdit = NO_EXP_EDIT;
-    const sweep = new FinalLayerNeuronSweep(model, clean, options);
-    await sweep.run(0, 1, means); // compiles the pipelines
-    const times: number[] = [];
-    for (let i = 0; i < repeats; i++) times.push((await timed(gpu, () => sweep.run(0, spec.dMlp, means))).ms);
-    sweep.destroy();
-    const ms = times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-    firstMs ||= ms;
-    result[name] = { computeMs: Number(ms.toFixed(2)), overFirst: Number((ms / firstMs).toFixed(3)) };
-  }
+    return { name, options };
+  });
+  const timings = await timePairVariants(model, clean, clean.means.get(post)!, variants, spec.dMlp, repeats);
   clean.destroy();
-  return result;
+  const firstMs = timings[0].medianMs;
+  return Object.fromEntries(timings.map((t) => [t.variant, { computeMs: Number(t.medianMs.toFixed(2)), overFirst: Number((t.medianMs / firstMs).toFixed(3)) }]));
 }
 const pairVariantNames = flag('pair-variants', '').split(',').filter(Boolean);
 const pairVariantTimes = pairVariantNames.length ? await pairVariants(pairVariantNames) : null;

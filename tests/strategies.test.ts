@@ -9,7 +9,8 @@ import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/rando
 import { loadModel } from '../src/model/load.js';
 import { concat, headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
 import { PATCH_HOOKS, type PatchHook, type Strategy } from '../src/interventions/plan.js';
-import { logSoftmax, patchSweep } from '../src/interventions/patch.js';
+import { patchSweep } from '../src/interventions/patch.js';
+import { logSoftmax } from '../src/interventions/batched.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { FinalLayerHeadSweep } from '../src/interventions/final-layer-heads.js';

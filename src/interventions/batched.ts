@@ -131,6 +131,21 @@ export function columnEditor(
   return editor;
 }
 
+/** Row-wise log-softmax of logits read back from variant runs ([rows, V], float64 sums). */
+export function logSoftmax(logits: Float32Array, V: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / V; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < V; i++) out[r * V + i] = row[i] - lse;
+  }
+  return out;
+}
+
 /** dnll[v, b, t] = nll_v[b, t] − nll_clean[b, t] from per-row nll ([variants, B·T]). */
 export function dnllFromRows(nllRows: Float32Array, clean: CleanRun, count: number): Float32Array {
   const { B, T } = clean;

@@ -61,21 +61,19 @@ export class FinalLayerHeadSweep {
     const z = clean.buffer(`blocks.${L}.attn.hook_z`);
     const meansBuf = source ?? (means ? this.upload('fh:means', means) : kernels.placeholder);
     const shift = this.buffer('fh:shift', N * d);
-    for (let h = 0; h <= H; h++) {
-      const inv = this.buffer(`fh:inv${h}`, N);
-      this.inv.push(inv);
-      if (h === H) {
-        this.dispatch('shifted_inv', { 3: u, 4: shift, 5: inv }, rowGrid(N), { shifted: 0 });
-        break;
-      }
+    const [gy, gz] = rowGrid(N);
+    for (let h = 0; h < H; h++) {
       const delta = this.buffer(`fh:delta${h}`, N * dh);
       this.delta.push(delta);
-      const [gy, gz] = rowGrid(N);
       this.dispatch('head_delta', { 0: z, 1: meansBuf, 2: delta }, [Math.ceil(dh / 64), gy, gz], { head: h, useMeans: source ? 2 : means ? 1 : 0 });
       // δ·V_h: the centred residual's shift (rows h·dh .. of V).
       kernels.matmul({ x: delta, w: v, wDtype: 'f32', y: shift, M: N, N: d, K: dh, sK: d, sN: 1, wOff: h * dh * d });
-      this.dispatch('shifted_inv', { 3: u, 4: shift, 5: inv }, rowGrid(N), { shifted: 1 });
+      this.inv.push(this.buffer(`fh:inv${h}`, N));
+      this.dispatch('shifted_inv', { 3: u, 4: shift, 5: this.inv[h] }, rowGrid(N), { shifted: 1 });
     }
+    // The clean column (index H): no shift (the binding is required but not read).
+    this.inv.push(this.buffer('fh:inv-clean', N));
+    this.dispatch('shifted_inv', { 3: u, 4: shift, 5: this.inv[H] }, rowGrid(N), { shifted: 0 });
   }
 
   private buffer(label: string, floats: number): GPUBuffer {

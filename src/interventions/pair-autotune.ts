@@ -7,7 +7,7 @@ import type { Transformer } from '../model/forward.js';
 import { isSoftwareAdapter } from '../gpu/kernels.js';
 import { saveCachedChoice } from '../gpu/autotune.js';
 import { CleanRun } from './clean-run.js';
-import { FinalLayerNeuronSweep, PAIR_CACHE_KEY, formatPairVariant, parsePairVariant } from './closed-form.js';
+import { FinalLayerNeuronSweep, PAIR_CACHE_KEY, formatPairVariant, parsePairVariant, type ClosedFormOptions } from './closed-form.js';
 
 export const PAIR_VARIANTS = ['tiled', 'tiled:mixed', 'tiled:factor', 'tiled:mixed:factor', 'direct'];
 
@@ -28,34 +28,50 @@ export interface PairTuneOptions {
   save?: boolean;
 }
 
+/**
+ * Times the closed form over neurons [0, neurons) of the final layer for each named variant (one
+ * warm-up run compiles the pipelines; the median of `repeats` runs counts), on a clean run the
+ * caller owns. Used by the autotune below and by bench/sweeps.ts --pair-variants.
+ */
+export async function timePairVariants(
+  model: Transformer, clean: CleanRun, means: Float32Array,
+  variants: { name: string; options: ClosedFormOptions }[], neurons: number, repeats: number,
+): Promise<PairTiming[]> {
+  const { gpu, spec } = model;
+  const timings: PairTiming[] = [];
+  for (const { name, options } of variants) {
+    const sweep = new FinalLayerNeuronSweep(model, clean, { bounds: 'fast', ...options });
+    try {
+      await sweep.run(0, 1, means);
+      const samples: number[] = [];
+      for (let i = 0; i < Math.max(1, repeats); i++) {
+        await gpu.sync();
+        const t0 = performance.now();
+        await sweep.run(0, neurons, means); // ends with a read-back: the GPU work is done
+        samples.push(performance.now() - t0);
+      }
+      const ms = samples.sort((a, b) => a - b)[samples.length >> 1];
+      timings.push({ variant: name, medianMs: ms, glogitsPerS: (clean.B * clean.T * (neurons + 1) * spec.vocab) / (ms * 1e6) });
+    } finally {
+      sweep.destroy();
+    }
+  }
+  return timings;
+}
+
 export async function autotunePairLoop(model: Transformer, ids: Int32Array, B: number, T: number, options: PairTuneOptions = {}): Promise<{ best: string; timings: PairTiming[] }> {
   const { gpu, spec } = model;
   const software = isSoftwareAdapter(gpu);
-  const variants = (options.variants ?? PAIR_VARIANTS).map((v) => formatPairVariant(parsePairVariant(v, 'pair autotune')));
+  const variants = (options.variants ?? PAIR_VARIANTS).map((v) => {
+    const parsed = parsePairVariant(v, 'pair autotune');
+    return { name: formatPairVariant(parsed), options: parsed };
+  });
   const neurons = Math.min(spec.dMlp, options.neurons ?? (software ? 32 : 1024));
-  const repeats = Math.max(1, options.repeats ?? (software ? 1 : 3));
   const post = `blocks.${spec.nLayers - 1}.mlp.hook_post`;
   const clean = await CleanRun.capture(model, ids, B, T, { layers: [spec.nLayers - 1], meanHooks: [post], unembed: false });
-  const means = clean.means.get(post)!;
-  const timings: PairTiming[] = [];
+  let timings: PairTiming[];
   try {
-    for (const variant of variants) {
-      const sweep = new FinalLayerNeuronSweep(model, clean, { ...parsePairVariant(variant, 'pair autotune'), bounds: 'fast' });
-      try {
-        await sweep.run(0, 1, means); // compiles the pipelines
-        const samples: number[] = [];
-        for (let i = 0; i < repeats; i++) {
-          await gpu.sync();
-          const t0 = performance.now();
-          await sweep.run(0, neurons, means);
-          samples.push(performance.now() - t0);
-        }
-        const ms = samples.sort((a, b) => a - b)[samples.length >> 1];
-        timings.push({ variant, medianMs: ms, glogitsPerS: (B * T * (neurons + 1) * spec.vocab) / (ms * 1e6) });
-      } finally {
-        sweep.destroy();
-      }
-    }
+    timings = await timePairVariants(model, clean, clean.means.get(post)!, variants, neurons, options.repeats ?? (software ? 1 : 3));
   } finally {
     clean.destroy();
   }

@@ -4,27 +4,13 @@
 // to p), so this runs as "batched-from-layer": the T patches of one layer are variants started from
 // the corrupted run's cached resid_pre(l), the hook overwritten at row p when the forward reaches it.
 import { CleanRun } from './clean-run.js';
-import { runVariantsFromLayer, type VariantEditor } from './batched.js';
+import { logSoftmax, runVariantsFromLayer, type VariantEditor } from './batched.js';
 import { PATCH_HOOKS, type PatchPlan } from './plan.js';
 import type { SweepContext, SweepRunner } from './sweeps.js';
 
 function rowOf(ctx: SweepContext, row: number, flag: string): Int32Array {
   if (!Number.isInteger(row) || row < 0 || row >= ctx.B) throw new Error(`${flag}: row ${row} is out of range (the ids have rows 0..${ctx.B - 1})`);
   return ctx.ids.slice(row * ctx.T, (row + 1) * ctx.T);
-}
-
-export function logSoftmax(logits: Float32Array, V: number): Float32Array {
-  const out = new Float32Array(logits.length);
-  for (let r = 0; r < logits.length / V; r++) {
-    const row = logits.subarray(r * V, (r + 1) * V);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    const lse = max + Math.log(sum);
-    for (let i = 0; i < V; i++) out[r * V + i] = row[i] - lse;
-  }
-  return out;
 }
 
 /** Units are (layer l, position p) = l·T + p; output logprobs [L, T, V]. */

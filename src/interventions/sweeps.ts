@@ -2,11 +2,10 @@
 // chunk, resume and shard them. Every strategy returns the same numbers as the naive one (tests).
 import type { Transformer } from '../model/forward.js';
 import { CleanRun } from './clean-run.js';
-import { columnEditor, dnllFromRows, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
+import { columnEditor, dnllFromRows, logSoftmax, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
 import { headLayerStrategy, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
-import { logSoftmax } from './patch.js';
 import { FinalLayerHeadSweep } from './final-layer-heads.js';
 
 export interface SweepContext {
