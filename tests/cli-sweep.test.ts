@@ -163,6 +163,57 @@ describe('measurements: --neurons and --logprobs-at', () => {
   });
 });
 
+describe('patch granularity: --per-head, --positions all, --tokens', () => {
+  const dir = fixtureDir('gpt2-tiny');
+  const ids = path.join(dir, 'reference.safetensors');
+  const run = async (args: string[]) => {
+    const out = path.join(tempDir(), 'out.safetensors');
+    const res = await runCli(['patch', '--clean-row', '0', '--corrupted-row', '1', ...args, '--model', dir, '--ids', ids, '--out', out]);
+    return { res, out };
+  };
+
+  it('per-head patching by position and at all positions, with chosen tokens: shapes, metadata, the same numbers', async () => {
+    const byPos = await run(['--hook', 'z', '--per-head']);
+    expect(byPos.res.stderr).not.toMatch(/plateau:/);
+    const full = await readTensor(byPos.out, 'logprobs');
+    const [L, H, T, V] = full.shape;
+    expect([L, H, V]).toEqual([3, 4, 1000]);
+    const picked = await run(['--hook', 'z', '--per-head', '--positions', 'all', '--tokens', '7,999']);
+    expect(picked.res.stderr).not.toMatch(/plateau:/);
+    const st = await SafetensorsFile.openPath(picked.out);
+    expect(st.info('logprobs').shape).toEqual([L, H, 2]);
+    expect(st.metadata).toMatchObject({ 'plateau.hook': 'z', 'plateau.positions': 'all', 'plateau.perHead': 'true', 'plateau.tokens': '7,999' });
+    await st.close();
+    expect(T).toBeGreaterThan(1);
+    const allPos = await readTensor((await run(['--hook', 'z', '--per-head', '--positions', 'all'])).out, 'logprobs');
+    expect(allPos.shape).toEqual([L, H, V]);
+    const columns = await readTensor(picked.out, 'logprobs');
+    for (let u = 0; u < L * H; u++) {
+      expect(columns.data[2 * u]).toBe(allPos.data[u * V + 7]);
+      expect(columns.data[2 * u + 1]).toBe(allPos.data[u * V + 999]);
+    }
+    const whole = await readTensor((await run(['--hook', 'z', '--positions', 'all'])).out, 'logprobs');
+    expect(whole.shape).toEqual([L, V]);
+    let total = 0;
+    for (let v = 0; v < V; v++) total += Math.exp(whole.data[(L - 1) * V + v]);
+    expect(total).toBeCloseTo(1, 4);
+  });
+
+  it('clear errors: --per-head on another hook, bad --tokens, bad --positions', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--hook', 'resid_pre', '--per-head'], /--per-head: applies to --hook z/],
+      [['--hook', 'z', '--tokens', '5,1000'], /--tokens: expected comma-separated token ids in \[0, 1000\), got "1000"/],
+      [['--hook', 'z', '--tokens', ''], /--tokens: expected comma-separated token ids/],
+      [['--positions', 'some'], /--positions.*Allowed choices are each, all/],
+    ];
+    for (const [args, message] of cases) {
+      const { res } = await run(args);
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stderr, args.join(' ')).toMatch(message);
+    }
+  });
+});
+
 describe('scheduling', () => {
   const dir = fixtureDir('gpt2-tiny');
   const ids = path.join(dir, 'reference.safetensors');

@@ -277,6 +277,23 @@ describe('embedding gather', () => {
   });
 });
 
+describe('copy row slices', () => {
+  it('copies (dstRow, srcRow, col0, width) slices and leaves every other element alone', async () => {
+    const k = await testKernels();
+    const rows = 7, d = 130;
+    const dst = randomArray(rows * d, 21);
+    const src = randomArray(rows * d, 22);
+    const slices = [[0, 6, 0, d], [3, 3, 64, 66], [5, 1, 2, 1], [6, 0, 129, 1]];
+    const expected = Float32Array.from(dst);
+    for (const [to, from, col0, width] of slices) {
+      expected.set(src.subarray(from * d + col0, from * d + col0 + width), to * d + col0);
+    }
+    const db = k.gpu.upload('dst', dst);
+    k.copyRowSlices(db, k.gpu.upload('src', src), k.gpu.upload('slices', Uint32Array.from(slices.flat())), slices.length, d, d);
+    expect(maxAbsDiff(await k.gpu.readF32(db, 0, rows * d), expected)).toBe(0);
+  });
+});
+
 describe('streaming log-sum-exp / nll', () => {
   it('matches a one-shot log-softmax over chunked vocabularies', async () => {
     const k = await testKernels();

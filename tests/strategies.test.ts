@@ -255,6 +255,68 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     expect(maxAbsDiff(patched.subarray(0, V), unpatched)).toBeGreaterThan(1e-4); // patching changes something
   });
 
+  it('patching per head and at every position at once (hook_z slices, any hook) = one forward per patch; --tokens keeps columns', async () => {
+    const ctx = await context(name);
+    const { model, ids, T } = ctx;
+    const { spec, gpu } = model;
+    const V = spec.vocab;
+    const H = spec.nHeads;
+    const dh = spec.dHead;
+    const cleanIds = ids.subarray(0, T);
+    const corruptedIds = ids.subarray(T, 2 * T);
+    const names = Array.from({ length: spec.nLayers }, (_, l) => [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`]).flat();
+    const cleanHooks = (await model.forward({ ids: cleanIds, batch: 1, seq: T, hooks: names, unembed: false })).hooks;
+    /** Log-softmax at the corrupted row's last position, one forward, with `slices` ([position, col0, width]) of hook `name` written from the clean run. */
+    const naive = async (name: string, slices: [number, number, number][]) => {
+      const value = cleanHooks.get(name)!.data;
+      const width = value.length / T;
+      const result = await model.forward({
+        ids: corruptedIds, batch: 1, seq: T, logits: [T - 1],
+        onHook: (site) => {
+          if (site.name !== name) return;
+          gpu.flush();
+          for (const [t, col0, w] of slices) gpu.write(site.buffer, value.subarray(t * width + col0, t * width + col0 + w), (t * width + col0) * 4);
+        },
+      });
+      return logSoftmax(result.logits!, V);
+    };
+    const all = (col0: number, w: number) => Array.from({ length: T }, (_, t) => [t, col0, w] as [number, number, number]);
+    const last = spec.nLayers - 1;
+    const z = (l: number) => `blocks.${l}.attn.hook_z`;
+    // Per head, position by position: [L, H, T, V].
+    const byPos = await patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true });
+    expect(byPos.length).toBe(spec.nLayers * H * T * V);
+    for (const [l, h, p] of [[0, 1, 3], [last, H - 1, T - 2], [last, 0, 0]]) {
+      const got = byPos.subarray(((l * H + h) * T + p) * V, ((l * H + h) * T + p + 1) * V);
+      expect(maxAbsDiff(got, await naive(z(l), [[p, h * dh, dh]])), `z head ${h} at (${l}, ${p})`).toBeLessThan(1e-4);
+    }
+    // Per head, every position at once: [L, H, V].
+    const allPos = await patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true, positions: 'all' });
+    expect(allPos.length).toBe(spec.nLayers * H * V);
+    for (const [l, h] of [[0, H - 1], [last, 1]]) {
+      const got = allPos.subarray((l * H + h) * V, (l * H + h + 1) * V);
+      expect(maxAbsDiff(got, await naive(z(l), all(h * dh, dh))), `z head ${h}, layer ${l}, all positions`).toBeLessThan(1e-4);
+    }
+    // A whole hook at every position: [L, V]; patching all of resid_pre at layer 0 gives the clean run's log-probs.
+    const mlpOut = await patchSweep(ctx, { kind: 'patch', hook: 'mlp_out', cleanRow: 0, corruptedRow: 1, positions: 'all' });
+    expect(mlpOut.length).toBe(spec.nLayers * V);
+    const mlpName = `blocks.${last - 1}.hook_mlp_out`;
+    expect(maxAbsDiff(mlpOut.subarray((last - 1) * V, last * V), await naive(mlpName, all(0, spec.dModel)))).toBeLessThan(1e-4);
+    const residAll = await patchSweep(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1, positions: 'all' });
+    const cleanLogprobs = logSoftmax((await model.forward({ ids: cleanIds, batch: 1, seq: T, logits: [T - 1] })).logits!, V);
+    expect(maxAbsDiff(residAll.subarray(0, V), cleanLogprobs)).toBeLessThan(1e-4);
+    // --tokens: the same numbers, only the chosen columns.
+    const tokens = [V - 1, 0, 5];
+    const picked = await patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true, positions: 'all', tokens });
+    expect(picked.length).toBe(spec.nLayers * H * tokens.length);
+    for (let u = 0; u < spec.nLayers * H; u++) {
+      for (const [j, id] of tokens.entries()) expect(picked[u * tokens.length + j]).toBe(allPos[u * V + id]);
+    }
+    // Bad plans: clear errors.
+    await expect(patchSweep(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1, perHead: true })).rejects.toThrow(/per-head patching applies to hook z/);
+    await expect(patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, tokens: [V] })).rejects.toThrow(/not a token id/);
+  });
+
   it('log-probabilities at chosen positions (re-run strategies; the closed forms measure the loss only) = naive and consistent with dnll', async () => {
     const ctx = await context(name);
     const { model, ids, B, T } = ctx;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Transformer } from '../model/forward.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../interventions/sweeps.js';
 import { patchRunner } from '../interventions/patch.js';
-import { parseLayer, parseLayers, parseNeurons, parsePatchHook, parseWatch, type Strategy } from '../interventions/plan.js';
+import { parseLayer, parseLayers, parseNeurons, parsePatchHook, parseTokenList, parseWatch, type Strategy } from '../interventions/plan.js';
 import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
@@ -176,11 +176,28 @@ export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
   });
 }
 
-export interface PatchOptions extends SweepCommonOptions { cleanRow: string; corruptedRow: string; hook: string }
+export interface PatchOptions extends SweepCommonOptions {
+  cleanRow: string;
+  corruptedRow: string;
+  hook: string;
+  positions: 'each' | 'all';
+  perHead?: boolean;
+  tokens?: string;
+}
 
 export async function patchCommand(opts: PatchOptions): Promise<void> {
-  await executeSweep(opts, 'patch', { hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow }, (ctx, model) =>
-    patchRunner(ctx, { kind: 'patch', hook: parsePatchHook(model.spec, opts.hook), cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow) }));
+  const settings = {
+    hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow, positions: opts.positions,
+    ...(opts.perHead ? { perHead: 'true' } : {}), ...(opts.tokens !== undefined ? { tokens: opts.tokens } : {}),
+  };
+  await executeSweep(opts, 'patch', settings, (ctx, model) => {
+    const hook = parsePatchHook(model.spec, opts.hook);
+    if (opts.perHead && hook !== 'z') throw new Error(`--per-head: applies to --hook z (each head's slice of hook_z), not --hook ${hook}`);
+    return patchRunner(ctx, {
+      kind: 'patch', hook, cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow),
+      positions: opts.positions, perHead: !!opts.perHead, tokens: opts.tokens !== undefined ? parseTokenList(model.spec, opts.tokens) : undefined,
+    });
+  });
 }
 
 export async function mergeCommand(dirs: string[], opts: { out: string }): Promise<void> {

@@ -536,6 +536,13 @@ export class Kernels {
     this.gpu.dispatch('copy-rows', pipeline, [dst, src, pairs], [Math.ceil(d / 64), gy, gz], { words: [0, d, nPairs, 0] }, { flops: 0, bytes: 8 * nPairs * d });
   }
 
+  /** For each j < nPairs, with slices[4j..4j+3] = (dstRow, srcRow, col0, width): dst[dstRow, col0 .. col0+width) = src[srcRow, same columns], rows of width d. */
+  copyRowSlices(dst: GPUBuffer, src: GPUBuffer, slices: GPUBuffer, nPairs: number, d: number, maxWidth: number): void {
+    const pipeline = this.gpu.pipeline('copy-row-slices', () => elementwiseSrc, 'copy_row_slices');
+    const [gy, gz] = rowGrid(nPairs);
+    this.gpu.dispatch('copy-row-slices', pipeline, [dst, src, slices], [Math.ceil(maxWidth / 64), gy, gz], { words: [0, d, nPairs, 0] }, { flops: 0, bytes: 8 * nPairs * maxWidth });
+  }
+
   /**
    * Per-variant column overwrite: rows n of variant v = ⌊n / rowsPerVariant⌋ get
    * a[n, col0 .. col0+width) = values[valueOffset + (n mod rowsPerVariant)·valueStride ..]; edits holds

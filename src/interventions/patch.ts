@@ -1,8 +1,14 @@
-// Activation patching: a hook of block l (resid_pre by default; any of plan.ts's PATCH_HOOKS) at
-// position p of the corrupted row is replaced by the clean row's value; log-softmax of the corrupted
-// row's final-position logits is measured. Every position changes from l on (later positions attend
-// to p), so this runs as "batched-from-layer": the T patches of one layer are variants started from
-// the corrupted run's cached resid_pre(l), the hook overwritten at row p when the forward reaches it.
+// Activation patching: a hook of block l (resid_pre by default; any of plan.ts's PATCH_HOOKS) of the
+// corrupted row is replaced by the clean row's value — at one position p, or at every position
+// (positions 'all'); for hook_z optionally one head's slice at a time (perHead) — and the log-softmax
+// of the corrupted row's final-position logits is measured. Every position changes from l on (later
+// positions attend to p), so this runs as "batched-from-layer": the patches of one layer are variants
+// started from the corrupted run's cached resid_pre(l), the hook overwritten when the forward reaches it.
+//
+// Units, per layer, are (head h, position p) = h·P + p with H' = H heads (perHead) or 1 and P = T
+// positions ('each') or 1 ('all'); output logprobs [L, (H,) (T,) V] — or [.., |tokens|] when only
+// some vocabulary columns are kept (TransformerLens: get_act_patch_resid_pre / attn_head_out_by_pos /
+// attn_head_out_all_pos, with the log-probs instead of a metric).
 import { CleanRun } from './clean-run.js';
 import { logSoftmax, runVariantsFromLayer, type VariantEditor } from './batched.js';
 import { PATCH_HOOKS, type PatchPlan } from './plan.js';
@@ -13,54 +19,88 @@ function rowOf(ctx: SweepContext, row: number, flag: string): Int32Array {
   return ctx.ids.slice(row * ctx.T, (row + 1) * ctx.T);
 }
 
-/** Units are (layer l, position p) = l·T + p; output logprobs [L, T, V]. */
+/** The columns `tokens` of each V-wide row of `rows` (all of them when `tokens` is undefined). */
+function selectColumns(rows: Float32Array, V: number, tokens: number[] | undefined): Float32Array {
+  if (!tokens) return rows;
+  const n = rows.length / V;
+  const out = new Float32Array(n * tokens.length);
+  for (let r = 0; r < n; r++) for (const [j, id] of tokens.entries()) out[r * tokens.length + j] = rows[r * V + id];
+  return out;
+}
+
+/** Units are (layer l, head h, position p), see the header; output logprobs [L, (H,) (T,) V | |tokens|]. */
 export async function patchRunner(ctx: SweepContext, plan: PatchPlan): Promise<SweepRunner> {
   const { model, T } = ctx;
   const { spec, gpu, kernels } = model;
+  const positions = plan.positions ?? 'each';
+  if (positions !== 'each' && positions !== 'all') throw new Error(`patch positions: expected "each" or "all", got "${String(positions)}"`);
+  if (plan.perHead && plan.hook !== 'z') throw new Error(`per-head patching applies to hook z (each head's slice of hook_z), not ${plan.hook}`);
+  for (const id of plan.tokens ?? []) {
+    if (!Number.isInteger(id) || id < 0 || id >= spec.vocab) throw new Error(`patch tokens: ${id} is not a token id in [0, ${spec.vocab})`);
+  }
+  if (plan.tokens && !plan.tokens.length) throw new Error('patch tokens: give at least one token id (or none, to keep the whole vocabulary)');
   const cleanIds = rowOf(ctx, plan.cleanRow, '--clean-row');
   const corruptedIds = rowOf(ctx, plan.corruptedRow, '--corrupted-row');
   const hookName = (layer: number) => `blocks.${layer}.${PATCH_HOOKS[plan.hook]}`;
   const layers = Array.from({ length: spec.nLayers }, (_, l) => l);
   const clean = await CleanRun.capture(model, cleanIds, 1, T, { keepHooks: plan.hook === 'resid_pre' ? [] : layers.map(hookName) });
   const corrupted = await CleanRun.capture(model, corruptedIds, 1, T);
-  const pairBuffers: GPUBuffer[] = [];
+  const H = plan.perHead ? spec.nHeads : 1;
+  const P = positions === 'each' ? T : 1;
+  const perLayer = H * P;
+  const sliceBuffers: GPUBuffer[] = [];
   const patchAt = (layer: number): VariantEditor => (site, v0, count, rowsPerVariant) => {
     if (site.name !== hookName(layer)) return;
-    const pairs = new Uint32Array(count * 2);
-    for (let v = 0; v < count; v++) pairs.set([v * rowsPerVariant + (v0 + v), v0 + v], 2 * v);
-    const buf = gpu.upload('patch-pairs', pairs);
-    pairBuffers.push(buf);
-    kernels.copyRows(site.buffer, clean.buffer(site.name), buf, count, site.width);
+    const width = plan.perHead ? spec.dHead : site.width;
+    const rowsPerPatch = positions === 'each' ? 1 : T;
+    const slices = new Uint32Array(count * rowsPerPatch * 4);
+    let j = 0;
+    for (let v = 0; v < count; v++) {
+      const k = v0 + v;
+      const col0 = plan.perHead ? Math.floor(k / P) * spec.dHead : 0;
+      const first = positions === 'each' ? k % P : 0;
+      for (let t = first; t < first + rowsPerPatch; t++) slices.set([v * rowsPerVariant + t, t, col0, width], 4 * j++);
+    }
+    // Each call gets its own table: edits recorded for several batches may be in flight at once.
+    const buf = gpu.upload('patch-slices', slices);
+    sliceBuffers.push(buf);
+    kernels.copyRowSlices(site.buffer, clean.buffer(site.name), buf, j, site.width, width);
   };
   return {
     strategy: 'batched-from-layer',
-    units: spec.nLayers * T,
-    chunkUnits: T,
-    leadingShape: [spec.nLayers, T],
-    outputs: [{ name: 'logprobs', unitShape: [spec.vocab] }],
-    async compute(start, end) {
+    units: spec.nLayers * perLayer,
+    // A layer's patches per chunk, or one head's positions when patching heads position by position.
+    chunkUnits: plan.perHead && positions === 'each' ? P : perLayer,
+    leadingShape: [spec.nLayers, ...(plan.perHead ? [H] : []), ...(positions === 'each' ? [T] : [])],
+    outputs: [{ name: 'logprobs', unitShape: [plan.tokens?.length ?? spec.vocab] }],
+    async compute(start, end, onProgress) {
       const parts: Float32Array[] = [];
       for (let u = start; u < end;) {
-        const layer = Math.floor(u / T);
-        const stop = Math.min(end, (layer + 1) * T);
-        const res = await runVariantsFromLayer(model, corrupted, layer, u - layer * T, stop - u, patchAt(layer), { logitRows: [T - 1] });
-        parts.push(logSoftmax(res.logits!, spec.vocab));
+        const layer = Math.floor(u / perLayer);
+        const stop = Math.min(end, (layer + 1) * perLayer);
+        const done = u - start;
+        const res = await runVariantsFromLayer(model, corrupted, layer, u - layer * perLayer, stop - u, patchAt(layer), {
+          logitRows: [T - 1],
+          onProgress: onProgress && ((n) => onProgress((done + n) / (end - start))),
+        });
+        parts.push(selectColumns(logSoftmax(res.logits!, spec.vocab), spec.vocab, plan.tokens));
         u = stop;
       }
+      for (const b of sliceBuffers.splice(0)) b.destroy(); // the runs above have been read back
       const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
       let off = 0;
       for (const p of parts) { out.set(p, off); off += p.length; }
       return [out];
     },
     dispose() {
-      for (const b of pairBuffers) b.destroy();
+      for (const b of sliceBuffers) b.destroy();
       clean.destroy();
       corrupted.destroy();
     },
   };
 }
 
-/** All patches at once: logprobs [L, T, V]. */
+/** All patches at once: logprobs [L, (H,) (T,) V | |tokens|]. */
 export async function patchSweep(ctx: SweepContext, plan: PatchPlan): Promise<Float32Array> {
   const runner = await patchRunner(ctx, plan);
   try {

@@ -51,12 +51,28 @@ export const PATCH_HOOKS = {
 } as const;
 export type PatchHook = keyof typeof PATCH_HOOKS;
 
-/** Patch one hook at one position of the corrupted run from the clean run; measure log-probs at the final position. */
+/** Patch a hook of the corrupted run from the clean run, one (layer[, head][, position]) at a time; measure log-probs at the final position. */
 export interface PatchPlan {
   kind: 'patch';
   hook: PatchHook;
   cleanRow: number;
   corruptedRow: number;
+  /** 'each' (default): one patch per position; 'all': the hook at every position at once. */
+  positions?: 'each' | 'all';
+  /** Hook z only: patch one head's slice at a time (TransformerLens' attn_head_out patching). */
+  perHead?: boolean;
+  /** Keep only these vocabulary columns of the log-probs (computed over the whole vocabulary). */
+  tokens?: number[];
+}
+
+/** `--tokens 464,1212`: vocabulary ids, each in [0, V). */
+export function parseTokenList(spec: ModelSpec, value: string, flag = '--tokens'): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const ids = parts.map(Number);
+  for (const [i, id] of ids.entries()) {
+    if (!/^\d+$/.test(parts[i]) || id >= spec.vocab) throw new Error(`${flag}: expected comma-separated token ids in [0, ${spec.vocab}), got "${parts[i]}"`);
+  }
+  return ids;
 }
 
 export function parsePatchHook(spec: ModelSpec, value: string): PatchHook {
