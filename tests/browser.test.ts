@@ -3,11 +3,13 @@
 // back from window.plateau and compared with the golden fixtures' reference.safetensors.
 // SwiftShader computes at ~0.4 GFLOP/s: the fixtures are tiny, and the analysis runs on 2 rows × 16
 // tokens of the embedded gpt2-brown model (about a minute, mostly the closed form's 512 × 50257 product).
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { FIXTURE_NAMES, fixtureDir, tolerance } from './fixtures.js';
+import { runCli, tempDir } from './helpers/cli.js';
+import { maxAbsDiff } from './helpers/gpu.js';
 import { buildWeb, openPlateauPage, REPO, requireChromium, runJob, runJobOk, worstExcess, type PlateauSession } from './helpers/browser.js';
 
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
@@ -161,6 +163,33 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
     expect(patched.hook).toBe('z');
     expect(patched.shape.slice(0, 2)).toEqual([4, await page.evaluate(() => window.plateau.lastForward!.T)]);
     expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
+    // Per head: each (layer, head) of hook_z at every position, the two answers kept — the CLI's numbers.
+    await page.selectOption('#patch-granularity', 'head');
+    expect(await page.isDisabled('#patch-hook')).toBe(true);
+    await runJobOk(session, 'patch', () => page.click('#patch-run'));
+    const heads = await page.evaluate(() => {
+      const p = window.plateau.lastPatch!;
+      return { shape: p.shape, tokens: p.tokens!, values: p.values, ids: window.plateau.lastForward!.ids, T: window.plateau.lastForward!.T };
+    });
+    expect(heads.shape).toEqual([4, 4, 2]);
+    expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.locator('#patch').screenshot({ path: path.join(ARTIFACTS, 'browser-patch-heads.png') });
+    const tmp = tempDir();
+    const idsFile = path.join(tmp, 'ids.json');
+    writeFileSync(idsFile, JSON.stringify([heads.ids.slice(0, heads.T), heads.ids.slice(heads.T)]));
+    const cliOut = path.join(tmp, 'heads.safetensors');
+    const cli = await runCli(['patch', '--model', BROWN, '--ids', idsFile, '--clean-row', '0', '--corrupted-row', '1', '--hook', 'z', '--per-head', '--positions', 'all', '--tokens', heads.tokens.join(','), '--out', cliOut]);
+    expect(cli.stderr).not.toMatch(/plateau:/);
+    const st = await SafetensorsFile.openPath(cliOut);
+    expect(maxAbsDiff(Float32Array.from(heads.values), await st.readF32('logprobs'))).toBeLessThan(1e-3);
+    await st.close();
+    await page.selectOption('#patch-granularity', 'head-position');
+    await runJobOk(session, 'patch', () => page.click('#patch-run'));
+    expect(await page.evaluate(() => window.plateau.lastPatch!.shape)).toEqual([4, 4, heads.T, 2]);
+    expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
+    await page.selectOption('#patch-granularity', 'position');
+    expect(await page.isDisabled('#patch-hook')).toBe(false);
 
     // The analysis on the first 32 Brown documents, uploaded as a JSONL corpus, with the smallest valid settings.
     const docs = readFileSync(path.join(BROWN, 'brown-docs.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, 32);

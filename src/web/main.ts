@@ -132,14 +132,21 @@ interface ForwardRecord {
   logits: Float32Array;
 }
 
+/** What one patch covers: a (layer, position), a layer at every position, or a head's slice of hook_z at one or every position. */
+type PatchGranularity = 'position' | 'layer' | 'head-position' | 'head';
+
 interface PatchRecord {
   hook: PatchHook;
+  granularity: PatchGranularity;
   cleanRow: number;
   corruptedRow: number;
-  L: number;
-  T: number;
-  V: number;
-  /** log-softmax at the corrupted row's last position, per patched (layer, position): [L, T, V]. */
+  /** One entry per patch: [L, T], [L], [L, H, T] or [L, H]. */
+  leading: number[];
+  /** Vocabulary columns kept per patch: every token (null), or [clean answer, corrupted answer] for per-head patching. */
+  tokens: number[] | null;
+  /** V, or tokens.length. */
+  width: number;
+  /** log-softmax at the corrupted row's last position, per patch: [...leading, width]. */
   logprobs: Float32Array;
   /** The clean run's top prediction at its last position, whose log-probability the chart shows. */
   answer: number;
@@ -214,7 +221,7 @@ const api = {
   get lastPatch() {
     const p = lastPatch;
     if (!p) return null;
-    return { ...p, logprobs: undefined, shape: [p.L, p.T, p.V], get values() { return Array.from(p.logprobs); } };
+    return { ...p, logprobs: undefined, shape: [...p.leading, p.width], get values() { return Array.from(p.logprobs); } };
   },
   get lastAnalysis() {
     return lastAnalysis;
@@ -573,11 +580,22 @@ function showSweep(s: SweepRecord): void {
 // ---------------------------------------------------------------------------------------------
 // Activation patching
 
-/** The hooks a patch can overwrite in this model (no resid_mid in parallel-residual blocks). */
+/** The hooks a patch can overwrite in this model (no resid_mid in parallel-residual blocks); per-head patching is of hook z. */
 function updatePatchHooks(): void {
   const parallel = loaded?.model.spec.parallelResidual ?? false;
   const hooks = Object.keys(PATCH_HOOKS).filter((k) => k !== 'resid_mid' || !parallel);
-  $<HTMLSelectElement>('patch-hook').replaceChildren(...hooks.map((k) => h('option', { value: k }, k)));
+  const select = $<HTMLSelectElement>('patch-hook');
+  const previous = select.value;
+  select.replaceChildren(...hooks.map((k) => h('option', { value: k }, k)));
+  if (hooks.includes(previous)) select.value = previous;
+  updatePatchGranularity();
+}
+
+function updatePatchGranularity(): void {
+  const perHead = $<HTMLSelectElement>('patch-granularity').value.startsWith('head');
+  const hook = $<HTMLSelectElement>('patch-hook');
+  if (perHead) hook.value = 'z';
+  hook.disabled = perHead;
 }
 
 function updatePatchRows(B: number): void {
@@ -612,6 +630,7 @@ async function runPatchFromUi(): Promise<void> {
   const f = lastForward;
   if (!loaded || !f || f.B < 2) return job.fail(new Error('run a forward pass with two or more rows first (the two texts, or token ids)'));
   const hook = $<HTMLSelectElement>('patch-hook').value as PatchHook;
+  const granularity = $<HTMLSelectElement>('patch-granularity').value as PatchGranularity;
   const cleanRow = Number($<HTMLSelectElement>('patch-clean-row').value);
   const corruptedRow = Number($<HTMLSelectElement>('patch-corrupted-row').value);
   if (cleanRow === corruptedRow) return job.fail(new Error('choose two different rows as clean and corrupted'));
@@ -624,22 +643,28 @@ async function runPatchFromUi(): Promise<void> {
   let runner: SweepRunner | null = null;
   const t0 = performance.now();
   try {
-    runner = await patchRunner({ model, ids: f.ids, B: f.B, T: f.T }, { kind: 'patch', hook: parsePatchHook(model.spec, hook), cleanRow, corruptedRow });
     const { V } = f;
-    const perUnit = V;
-    const logprobs = new Float32Array(runner.units * perUnit);
+    const last = (row: number) => f.logits.subarray((row * f.T + f.T - 1) * V, (row * f.T + f.T) * V);
+    const argmax = (row: Float32Array) => row.reduce((best, x, v) => (x > row[best] ? v : best), 0);
+    const cleanLast = last(cleanRow);
+    const answer = argmax(cleanLast);
+    const perHead = granularity.startsWith('head');
+    // Per-head patching keeps the two answers only (L·H·T full vocabularies would not fit a tab).
+    const tokens = perHead ? [answer, argmax(last(corruptedRow))] : null;
+    runner = await patchRunner({ model, ids: f.ids, B: f.B, T: f.T }, {
+      kind: 'patch', hook: parsePatchHook(model.spec, hook), cleanRow, corruptedRow, perHead,
+      positions: granularity === 'position' || granularity === 'head-position' ? 'each' : 'all', tokens: tokens ?? undefined,
+    });
+    const width = runner.outputs[0].unitShape[0];
+    const logprobs = new Float32Array(runner.units * width);
     for (let start = 0; start < runner.units; start += runner.chunkUnits) {
       if (cancelPatch) throw new Cancelled();
       const end = Math.min(runner.units, start + runner.chunkUnits);
-      const [part] = await runner.compute(start, end);
-      logprobs.set(part, start * perUnit);
-      job.update(end, runner.units, `layer ${Math.ceil(end / f.T)} / ${model.spec.nLayers}`);
+      const [part] = await runner.compute(start, end, (fr) => job.update(start + fr * (end - start), runner!.units));
+      logprobs.set(part, start * width);
+      job.update(end, runner.units, `${end} / ${runner.units} patches`);
     }
-    const last = (row: number) => f.logits.subarray((row * f.T + f.T - 1) * V, (row * f.T + f.T) * V);
-    const cleanLast = last(cleanRow);
-    let answer = 0;
-    for (let v = 1; v < V; v++) if (cleanLast[v] > cleanLast[answer]) answer = v;
-    lastPatch = { hook, cleanRow, corruptedRow, L: model.spec.nLayers, T: f.T, V, logprobs, answer, seconds: (performance.now() - t0) / 1000 };
+    lastPatch = { hook, granularity, cleanRow, corruptedRow, leading: runner.leadingShape, tokens, width, logprobs, answer, seconds: (performance.now() - t0) / 1000 };
     await showPatch(lastPatch, logSoftmax(cleanLast, V)[answer], logSoftmax(last(corruptedRow), V)[answer]);
     job.done(`${runner.units} patches of ${hook} in ${lastPatch.seconds.toFixed(2)} s`);
   } catch (err) {
@@ -652,28 +677,50 @@ async function runPatchFromUi(): Promise<void> {
   }
 }
 
+/** Chart labels of patch u: its row (layer, or layer and head) and column (position, head, or "all positions"). */
+function patchCell(p: PatchRecord, u: number, tokenLabels: string[]): { row: string; column: string } {
+  const [L, second = 1, third = 1] = p.leading;
+  switch (p.granularity) {
+    case 'position': return { row: String(Math.floor(u / second)), column: tokenLabels[u % second] };
+    case 'layer': return { row: String(u), column: 'all positions' };
+    case 'head': return { row: String(Math.floor(u / second)), column: `H${u % second}` };
+    case 'head-position': {
+      const layer = Math.floor(u / (second * third));
+      return { row: `L${layer} H${Math.floor(u / third) % second}`, column: tokenLabels[u % third] };
+    }
+    default: throw new Error(`unknown patch granularity over ${L} layers`);
+  }
+}
+
 async function showPatch(p: PatchRecord, cleanLp: number, corruptedLp: number): Promise<void> {
   const f = lastForward!;
-  const tokens = Array.from({ length: p.T }, (_, t) => `${t} ${tokenText(f.ids[p.corruptedRow * p.T + t])}`);
-  const grid = Array.from({ length: p.L * p.T }, (_, u) => p.logprobs[u * p.V + p.answer]);
+  const tokenLabels = Array.from({ length: f.T }, (_, t) => `${t} ${tokenText(f.ids[p.corruptedRow * f.T + t])}`);
+  const units = p.logprobs.length / p.width;
+  const answerColumn = p.tokens ? 0 : p.answer;
+  const grid = Array.from({ length: units }, (_, u) => p.logprobs[u * p.width + answerColumn]);
+  const what = { position: '(layer, position)', layer: 'each layer at every position', head: "(layer, head)'s slice at every position", 'head-position': "(layer, head)'s slice at each position" }[p.granularity];
   $('patch-summary').replaceChildren(h('p', { class: 'muted' },
     `log p(${JSON.stringify(tokenText(p.answer))}) at the last position: clean run ${num(cleanLp)}, corrupted run ${num(corruptedLp)}; `
-    + `patching ${p.hook} at (layer, position) moves it to the values below.`));
+    + `patching ${p.hook} at ${what} moves it to the values below.`));
   const chart = $('patch-chart');
-  const values = grid.map((lp, u) => ({ layer: Math.floor(u / p.T), position: tokens[u % p.T], logprob: lp }));
+  const cells = grid.map((lp, u) => ({ ...patchCell(p, u, tokenLabels), logprob: lp }));
+  const rowOrder = [...new Set(cells.map((c) => c.row))].reverse();
+  const columnOrder = [...new Set(cells.map((c) => c.column))];
+  const rowTitle = p.granularity === 'head-position' ? 'layer, head' : 'layer';
+  const columnTitle = p.granularity === 'head' ? 'head' : p.granularity === 'layer' ? '' : 'position (corrupted token)';
   try {
     await embed(chart, {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       title: `log p(${tokenText(p.answer)}) after patching ${p.hook}`,
-      data: { values },
+      data: { values: cells },
       width: { step: 30 },
-      height: { step: 24 },
+      height: { step: p.granularity === 'head-position' ? 14 : 24 },
       mark: 'rect',
       encoding: {
-        x: { field: 'position', type: 'ordinal', sort: tokens, title: 'position (corrupted token)' },
-        y: { field: 'layer', type: 'ordinal', sort: 'descending' },
+        x: { field: 'column', type: 'ordinal', sort: columnOrder, title: columnTitle },
+        y: { field: 'row', type: 'ordinal', sort: rowOrder, title: rowTitle },
         color: { field: 'logprob', type: 'quantitative', scale: { scheme: 'viridis' } },
-        tooltip: [{ field: 'layer' }, { field: 'position' }, { field: 'logprob', format: '.4f' }],
+        tooltip: [{ field: 'row', title: rowTitle }, { field: 'column', title: columnTitle || 'positions' }, { field: 'logprob', format: '.4f' }],
       },
     }, { renderer: 'svg', actions: { export: true, source: false, compiled: false, editor: false } });
     chart.dataset.rendered = 'true';
@@ -681,12 +728,16 @@ async function showPatch(p: PatchRecord, cleanLp: number, corruptedLp: number): 
     chart.dataset.rendered = 'error';
     chart.replaceChildren(h('p', { class: 'status error' }, `The chart could not be drawn: ${errorText(err)}`));
   }
-  const base = `patch-${p.hook}`;
+  const base = `patch-${p.hook}${p.granularity === 'position' ? '' : `-${p.granularity}`}`;
   offer('patch-downloads', [
-    { name: `${base}.safetensors`, blob: safetensorsBlob([{ name: 'logprobs', dtype: 'F32', shape: [p.L, p.T, p.V], data: p.logprobs }, { name: 'input_ids', dtype: 'I64', shape: [f.B, f.T], data: f.ids }], {
-      'plateau.hook': p.hook, 'plateau.clean_row': String(p.cleanRow), 'plateau.corrupted_row': String(p.corruptedRow), 'plateau.model': loaded?.picked.name ?? 'model',
+    { name: `${base}.safetensors`, blob: safetensorsBlob([{ name: 'logprobs', dtype: 'F32', shape: [...p.leading, p.width], data: p.logprobs }, { name: 'input_ids', dtype: 'I64', shape: [f.B, f.T], data: f.ids }], {
+      'plateau.hook': p.hook, 'plateau.granularity': p.granularity, 'plateau.clean_row': String(p.cleanRow), 'plateau.corrupted_row': String(p.corruptedRow),
+      'plateau.tokens': p.tokens ? p.tokens.join(',') : 'all', 'plateau.model': loaded?.picked.name ?? 'model',
     }) },
-    { name: `${base}.json`, blob: jsonBlob({ hook: p.hook, cleanRow: p.cleanRow, corruptedRow: p.corruptedRow, answer: p.answer, answerText: tokenText(p.answer), cleanLogprob: cleanLp, corruptedLogprob: corruptedLp, shape: [p.L, p.T], logprobOfAnswer: grid }) },
+    { name: `${base}.json`, blob: jsonBlob({
+      hook: p.hook, granularity: p.granularity, cleanRow: p.cleanRow, corruptedRow: p.corruptedRow, answer: p.answer, answerText: tokenText(p.answer),
+      tokens: p.tokens, cleanLogprob: cleanLp, corruptedLogprob: corruptedLp, shape: p.leading, logprobOfAnswer: grid,
+    }) },
   ]);
 }
 
@@ -838,6 +889,7 @@ $('sweep-cancel').addEventListener('click', () => {
 });
 $('patch-texts').addEventListener('click', () => void forwardPatchTexts());
 $('patch-run').addEventListener('click', () => void runPatchFromUi());
+$('patch-granularity').addEventListener('change', updatePatchGranularity);
 $('patch-cancel').addEventListener('click', () => {
   cancelPatch = true;
   jobs.patch.status.textContent = 'Cancelling after the layer in flight…';
