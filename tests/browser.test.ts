@@ -191,6 +191,23 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
     await page.selectOption('#patch-granularity', 'position');
     expect(await page.isDisabled('#patch-hook')).toBe(false);
 
+    // A resample sweep of the last layer's heads: each row takes hook_z from the next row — the CLI's numbers.
+    await page.selectOption('#sweep-kind', 'heads');
+    await page.selectOption('#sweep-layer', '3');
+    await page.selectOption('#sweep-ablation', 'resample');
+    await runJobOk(session, 'sweep', () => page.click('#sweep-run'));
+    const resampled = await page.evaluate(() => ({ shape: [...window.plateau.lastSweep!.leadingShape, ...window.plateau.lastSweep!.unitShape], values: window.plateau.lastSweep!.values }));
+    const nextRows = path.join(tmp, 'next-rows.json');
+    writeFileSync(nextRows, JSON.stringify([heads.ids.slice(heads.T), heads.ids.slice(0, heads.T)]));
+    const sweepOut = path.join(tmp, 'resample.safetensors');
+    const sweepCli = await runCli(['sweep', 'heads', '--model', BROWN, '--ids', idsFile, '--layers', '3', '--ablation', 'resample', '--resample-ids', nextRows, '--out', sweepOut]);
+    expect(sweepCli.stderr).not.toMatch(/plateau:/);
+    const sweepSt = await SafetensorsFile.openPath(sweepOut);
+    expect(resampled.shape).toEqual(sweepSt.info('dnll').shape);
+    expect(maxAbsDiff(Float32Array.from(resampled.values), await sweepSt.readF32('dnll'))).toBeLessThan(1e-3);
+    expect(Math.max(...resampled.values.map(Math.abs))).toBeGreaterThan(1e-3);
+    await sweepSt.close();
+
     // The analysis on the first 32 Brown documents, uploaded as a JSONL corpus, with the smallest valid settings.
     const docs = readFileSync(path.join(BROWN, 'brown-docs.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, 32);
     await page.setInputFiles('#corpus-files', { name: 'brown-32.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(docs.join('\n') + '\n') });

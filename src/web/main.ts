@@ -491,10 +491,19 @@ function updateSweepControls(): void {
     layer.replaceChildren(...layers);
     layer.value = String(Math.max(0, L - 1));
   }
-  const choices = kind === 'heads' ? ['zero', 'mean', 'bos'] : ['zero', 'mean'];
+  const choices = kind === 'heads' ? ['zero', 'mean', 'resample', 'bos'] : ['zero', 'mean', 'resample'];
+  const labels: Record<string, string> = { bos: 'bos (redirect to BOS, per position)', resample: 'resample (from the next row)' };
   const previous = ablation.value;
-  ablation.replaceChildren(...choices.map((c) => h('option', { value: c }, c === 'bos' ? 'bos (redirect to BOS, per position)' : c)));
+  ablation.replaceChildren(...choices.map((c) => h('option', { value: c }, labels[c] ?? c)));
   if (choices.includes(previous)) ablation.value = previous;
+}
+
+/** Resampling in the page: row b takes its activations from row (b + 1) mod B of the same batch. */
+function nextRowIds(f: { ids: Int32Array; B: number; T: number }): Int32Array {
+  if (f.B < 2) throw new Error('resample ablation takes each row\'s activations from the next row: run a forward pass with two or more rows first');
+  const out = new Int32Array(f.ids.length);
+  for (let b = 0; b < f.B; b++) out.set(f.ids.subarray(((b + 1) % f.B) * f.T, ((b + 1) % f.B + 1) * f.T), b * f.T);
+  return out;
 }
 
 async function runSweepFromUi(): Promise<void> {
@@ -517,9 +526,10 @@ async function runSweepFromUi(): Promise<void> {
   const t0 = performance.now();
   try {
     const ctx = { model, ids: f.ids, B: f.B, T: f.T };
+    const resampleIds = ablation === 'resample' ? nextRowIds(f) : undefined;
     runner = kind === 'neurons'
-      ? await neuronSweep(ctx, { kind: 'neurons', layer: layers[0], ablation: ablation as 'zero' | 'mean' })
-      : await headAblationSweep(ctx, { kind: 'heads', layers, ablation: ablation as 'zero' | 'mean' | 'bos' });
+      ? await neuronSweep(ctx, { kind: 'neurons', layer: layers[0], ablation: ablation as 'zero' | 'mean' | 'resample', resampleIds })
+      : await headAblationSweep(ctx, { kind: 'heads', layers, ablation: ablation as 'zero' | 'mean' | 'resample' | 'bos', resampleIds });
     const unitShape = runner.outputs[0].unitShape;
     const perUnit = unitShape.reduce((a, c) => a * c, 1);
     const dnll = new Float32Array(runner.units * perUnit);
@@ -569,6 +579,7 @@ function showSweep(s: SweepRecord): void {
   offer('sweep-downloads', [
     { name: `${base}.safetensors`, blob: safetensorsBlob([{ name: 'dnll', dtype: 'F32', shape, data: s.dnll }, { name: 'input_ids', dtype: 'I64', shape: [lastForward!.B, lastForward!.T], data: lastForward!.ids }], {
       'plateau.kind': s.kind, 'plateau.ablation': s.ablation, 'plateau.layers': s.layers.join(','), 'plateau.strategy': s.strategy, 'plateau.model': model,
+      ...(s.ablation === 'resample' ? { 'plateau.resample_from': 'row (b + 1) mod B of input_ids' } : {}),
     }) },
     { name: `${base}.json`, blob: jsonBlob({
       model, kind: s.kind, ablation: s.ablation, layers: s.layers, strategy: s.strategy, shape, seconds: s.seconds,
