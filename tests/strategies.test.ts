@@ -40,6 +40,24 @@ async function outputs(ctx: SweepContext, make: (s: Strategy) => ReturnType<type
   return out;
 }
 
+/**
+ * The naive patch: one forward of the corrupted row (one sequence) that writes `slices` ([position,
+ * col0, width]) of hook `name` from the clean run's `value` [T, width]; log-softmax at the last position.
+ */
+async function naivePatch(model: SweepContext['model'], corruptedIds: Int32Array, name: string, value: Float32Array, slices: [number, number, number][]): Promise<Float32Array> {
+  const T = corruptedIds.length;
+  const width = value.length / T;
+  const result = await model.forward({
+    ids: corruptedIds, batch: 1, seq: T, logits: [T - 1],
+    onHook: (site) => {
+      if (site.name !== name) return;
+      model.gpu.flush(); // the writes must land after the kernels that produced the hook
+      for (const [t, col0, w] of slices) model.gpu.write(site.buffer, value.subarray(t * width + col0, t * width + col0 + w), (t * width + col0) * 4);
+    },
+  });
+  return logSoftmax(result.logits!, model.spec.vocab);
+}
+
 describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (name) => {
   it.each(['tiled', 'direct'])('final-layer neurons (closed form, %s pair kernel), mean and zero', async (kernel) => {
     const ctx = await context(name);
@@ -223,7 +241,7 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
   it('activation patching of every patchable hook = one forward per patch writing the clean value', async () => {
     const ctx = await context(name);
     const { model, ids, T } = ctx;
-    const { spec, gpu } = model;
+    const { spec } = model;
     const V = spec.vocab;
     const hooks = (Object.keys(PATCH_HOOKS) as PatchHook[]).filter((h) => h !== 'resid_mid' || !spec.parallelResidual);
     const cleanIds = ids.subarray(0, T);
@@ -236,16 +254,7 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       for (const [l, p] of [[0, 2], [spec.nLayers - 1, T - 2]]) {
         const name = `blocks.${l}.${PATCH_HOOKS[hook]}`;
         const value = cleanHooks.get(name)!.data;
-        const width = value.length / T;
-        const result = await model.forward({
-          ids: corruptedIds, batch: 1, seq: T, logits: [T - 1],
-          onHook: (site) => {
-            if (site.name !== name) return;
-            gpu.flush(); // the write must land after the kernels that produced the hook
-            gpu.write(site.buffer, value.subarray(p * width, (p + 1) * width), p * width * 4);
-          },
-        });
-        const expected = logSoftmax(result.logits!, V);
+        const expected = await naivePatch(model, corruptedIds, name, value, [[p, 0, value.length / T]]);
         const got = logprobs.subarray((l * T + p) * V, (l * T + p + 1) * V);
         expect(maxAbsDiff(got, expected), `${hook} at (${l}, ${p})`).toBeLessThan(1e-4);
       }
@@ -258,7 +267,7 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
   it('patching per head and at every position at once (hook_z slices, any hook) = one forward per patch; --tokens keeps columns', async () => {
     const ctx = await context(name);
     const { model, ids, T } = ctx;
-    const { spec, gpu } = model;
+    const { spec } = model;
     const V = spec.vocab;
     const H = spec.nHeads;
     const dh = spec.dHead;
@@ -266,20 +275,7 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     const corruptedIds = ids.subarray(T, 2 * T);
     const names = Array.from({ length: spec.nLayers }, (_, l) => [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`]).flat();
     const cleanHooks = (await model.forward({ ids: cleanIds, batch: 1, seq: T, hooks: names, unembed: false })).hooks;
-    /** Log-softmax at the corrupted row's last position, one forward, with `slices` ([position, col0, width]) of hook `name` written from the clean run. */
-    const naive = async (name: string, slices: [number, number, number][]) => {
-      const value = cleanHooks.get(name)!.data;
-      const width = value.length / T;
-      const result = await model.forward({
-        ids: corruptedIds, batch: 1, seq: T, logits: [T - 1],
-        onHook: (site) => {
-          if (site.name !== name) return;
-          gpu.flush();
-          for (const [t, col0, w] of slices) gpu.write(site.buffer, value.subarray(t * width + col0, t * width + col0 + w), (t * width + col0) * 4);
-        },
-      });
-      return logSoftmax(result.logits!, V);
-    };
+    const naive = (name: string, slices: [number, number, number][]) => naivePatch(model, corruptedIds, name, cleanHooks.get(name)!.data, slices);
     const all = (col0: number, w: number) => Array.from({ length: T }, (_, t) => [t, col0, w] as [number, number, number]);
     const last = spec.nLayers - 1;
     const z = (l: number) => `blocks.${l}.attn.hook_z`;

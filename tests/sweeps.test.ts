@@ -1,7 +1,7 @@
 // Sweeps against the fixtures' reference tensors, every strategy (fast paths and the naive one).
 import { describe, expect, it } from 'vitest';
 import { testGpu, maxAbsDiff } from './helpers/gpu.js';
-import { FIXTURE_NAMES, fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
+import { fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
 import { loadModel } from '../src/model/load.js';
 import type { Transformer } from '../src/model/forward.js';
 import { headAblationSweep, neuronSweep, type SweepRunner } from '../src/interventions/sweeps.js';

@@ -72,7 +72,7 @@ export class Gpu {
   submitHook: ((encoder: GPUCommandEncoder) => void) | null = null;
 
   /** The GPU entry object: held so that it is not garbage-collected while the device lives (Dawn frees its instance with it). */
-  private readonly gpuEntry: GPU;
+  readonly gpuEntry: GPU;
 
   private constructor(gpuEntry: GPU, device: GPUDevice, adapter: AdapterSummary) {
     this.gpuEntry = gpuEntry;

@@ -41,7 +41,7 @@ export class FinalLayerHeadSweep {
    */
   constructor(private model: Transformer, private clean: CleanRun, means: Float32Array | null, mode?: FinalHeadsMode, source?: GPUBuffer) {
     if (!finalHeadsHaveClosedForm(model.spec)) throw new Error('the final-layer head closed form needs parallel-residual blocks (GPT-NeoX / Pythia)');
-    const { gpu, spec, weights, kernels } = model;
+    const { spec, weights, kernels } = model;
     const { nHeads: H, dHead: dh, dModel: d } = spec;
     const L = spec.nLayers - 1;
     const N = clean.B * clean.T;
