@@ -5,7 +5,7 @@
 // parallel-residual shapes (pythia-160m) also the final layer's zero-ablation head sweep by its
 // closed form vs re-running the final layer (batched-from-layer).
 //   node dist/bench/sweeps.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--batch B]
-//     [--seq T] [--naive-neurons K] [--naive-heads K] [--dtype F32|F16] [--model DIR]
+//     [--seq T] [--naive-neurons K] [--naive-heads K (0: skip the BOS head sweep)] [--dtype F32|F16] [--model DIR]
 //     [--repeats R] [--compare-bounds] [--profile] [--pair-variants tiled,tiled:mixed,tiled:factor,tiled:no-exp,direct]
 // --repeats: the forward and the closed-form sweep are timed R times, medians reported (default 3
 // on a GPU, 1 on a software adapter). --compare-bounds: also times the closed form with exact
@@ -148,13 +148,16 @@ const naiveNeuronRun = await timedSweep(() => neuronSweep(ctx, { kind: 'neurons'
 // The naive path pays its setup (clean run, means) once and one forward per neuron.
 const naiveNeuronMs = naiveNeuronRun.setupMs + (naiveNeuronRun.computeMs / naiveNeurons) * spec.dMlp;
 
-// Per-position head sweep: every head of the last layer, every position (BOS redirect).
+// Per-position head sweep: every head of the last layer, every position (BOS redirect); --naive-heads 0
+// skips it (its naive sample is one forward per position: too slow for many tokens on a CPU adapter).
 const headPlan = { kind: 'heads' as const, layers: [last], ablation: 'bos' as const };
-const fastHeadRun = await timedSweep(() => headAblationSweep(ctx, headPlan, 'single-position-cached'));
-const fastHeads = { ms: fastHeadRun.setupMs + fastHeadRun.computeMs };
-// naive: one forward per (head, position); time `naiveHeads` heads' worth of positions.
-const naiveHeadRun = await timedSweep(() => headAblationSweep(ctx, headPlan, 'naive' as Strategy), naiveHeads);
-const naiveHeadMs = naiveHeadRun.setupMs + (naiveHeadRun.computeMs / naiveHeads) * spec.nHeads;
+let bosHeads: { fastRun: { setupMs: number; computeMs: number }; fastMs: number; naiveRun: { setupMs: number; computeMs: number }; naiveMs: number } | null = null;
+if (naiveHeads > 0) {
+  const fastRun = await timedSweep(() => headAblationSweep(ctx, headPlan, 'single-position-cached'));
+  // naive: one forward per (head, position); time `naiveHeads` heads' worth of positions.
+  const naiveRun = await timedSweep(() => headAblationSweep(ctx, headPlan, 'naive' as Strategy), naiveHeads);
+  bosHeads = { fastRun, fastMs: fastRun.setupMs + fastRun.computeMs, naiveRun, naiveMs: naiveRun.setupMs + (naiveRun.computeMs / naiveHeads) * spec.nHeads };
+}
 
 // Final-layer zero ablation of every head: the closed form (parallel-residual models only) against
 // re-running the final layer for a batch of variants (the strategy every other layer uses).
@@ -182,13 +185,12 @@ console.log(JSON.stringify({
     neurons_closed_form: perToken(fastNeurons.ms),
     ...(exactBoundsRun ? { neurons_closed_form_exact_bounds: perToken(sweepTotal(exactBoundsRun)) } : {}),
     neurons_naive_extrapolated: perToken(naiveNeuronMs),
-    heads_bos_single_position: perToken(fastHeads.ms),
-    heads_bos_naive_extrapolated: perToken(naiveHeadMs),
+    ...(bosHeads ? { heads_bos_single_position: perToken(bosHeads.fastMs), heads_bos_naive_extrapolated: perToken(bosHeads.naiveMs) } : {}),
     ...(finalHeads ? { heads_final_zero_closed_form: perToken(sweepTotal(finalHeads.closedForm)), heads_final_zero_batched: perToken(sweepTotal(finalHeads.batched)) } : {}),
   },
   naive_sample: { neurons: naiveNeurons, heads: naiveHeads },
   repeats,
-  phases_ms: { ...(finalHeads ? { heads_final_closed_form: finalHeads.closedForm, heads_final_batched: finalHeads.batched } : {}), neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, heads_fast: fastHeadRun, heads_naive_sample: naiveHeadRun },
+  phases_ms: { ...(finalHeads ? { heads_final_closed_form: finalHeads.closedForm, heads_final_batched: finalHeads.batched } : {}), neurons_fast: fastNeuronRun, ...(exactBoundsRun ? { neurons_exact_bounds: exactBoundsRun } : {}), neurons_naive_sample: naiveNeuronRun, ...(bosHeads ? { heads_fast: bosHeads.fastRun, heads_naive_sample: bosHeads.naiveRun } : {}) },
   ...(neuronsProfile ? { neurons_profile: neuronsProfile } : {}),
   ...(pairVariantTimes ? { pair_variants: pairVariantTimes } : {}),
   ratios: {
@@ -196,7 +198,7 @@ console.log(JSON.stringify({
     neurons_sweep_over_one_forward: Number((fastNeurons.ms / forward.ms).toFixed(2)),
     ...(exactBoundsRun ? { pair_compute_exact_fallback_over_fast_bounds: Number((exactBoundsRun.computeMs / fastNeuronRun.computeMs).toFixed(2)) } : {}),
     ...(bestPair ? { neurons_sweep_over_one_forward_best_pair_variant: Number(((fastNeuronRun.setupMs + bestPair.computeMs) / forward.ms).toFixed(2)), best_pair_variant: bestPair.name } : {}),
-    heads_bos_speedup_vs_naive: Number((naiveHeadMs / fastHeads.ms).toFixed(1)),
+    ...(bosHeads ? { heads_bos_speedup_vs_naive: Number((bosHeads.naiveMs / bosHeads.fastMs).toFixed(1)) } : {}),
     ...(finalHeads ? { heads_final_closed_form_speedup_vs_batched: Number((sweepTotal(finalHeads.batched) / sweepTotal(finalHeads.closedForm)).toFixed(2)) } : {}),
   },
 }));
