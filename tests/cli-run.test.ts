@@ -49,3 +49,38 @@ describe('plateau run: bad input gives a clear error', () => {
     expect(res3.stderr).toMatch(/no config\.json/);
   });
 });
+
+describe('--text, repeated: one row per text', () => {
+  const brown = path.resolve(__dirname, '../weights/gpt2-brown');
+
+  it('equals --ids with the same tokens; texts of unequal token length are refused; patch takes a clean and a corrupted text', async () => {
+    const { loadTokenizer } = await import('../src/io/tokenizer.js');
+    const tok = await loadTokenizer(brown);
+    const texts = ['The jury said it', 'The court said it'];
+    const rows = texts.map((t) => [tok.bosId ?? tok.eosId!, ...tok.encode(t)]);
+    expect(rows[0].length).toBe(rows[1].length);
+    const dir = tempDir();
+    const idsFile = path.join(dir, 'ids.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(idsFile, JSON.stringify(rows)));
+    const fromText = path.join(dir, 'text.safetensors');
+    const fromIds = path.join(dir, 'ids.safetensors');
+    const a = await runCli(['run', '--text', texts[0], '--text', texts[1], '--bos', '--out', fromText]);
+    expect(a.stderr).not.toMatch(/plateau:/);
+    expect((await runCli(['run', '--ids', idsFile, '--out', fromIds])).code).toBe(0);
+    const [x, y] = await Promise.all([SafetensorsFile.openPath(fromText), SafetensorsFile.openPath(fromIds)]);
+    expect(x.info('logits').shape).toEqual([2, rows[0].length, 50257]);
+    expect(maxAbsDiff(await x.readF32('nll'), await y.readF32('nll'))).toBe(0);
+    await Promise.all([x.close(), y.close()]);
+
+    const unequal = await runCli(['run', '--text', 'The jury said it', '--text', 'The jury said that it', '--out', fromText]);
+    expect(unequal.code).not.toBe(0);
+    expect(unequal.stderr).toMatch(/--text: every text must encode to the same number of tokens .* #1 has 4, #2 has 5/);
+
+    const patched = path.join(dir, 'patch.safetensors');
+    const p = await runCli(['patch', '--text', texts[0], '--text', texts[1], '--bos', '--clean-row', '0', '--corrupted-row', '1', '--hook', 'z', '--per-head', '--positions', 'all', '--out', patched]);
+    expect(p.stderr).not.toMatch(/plateau:/);
+    const st = await SafetensorsFile.openPath(patched);
+    expect(st.info('logprobs').shape).toEqual([4, 4, 50257]);
+    await st.close();
+  });
+});

@@ -1,5 +1,5 @@
 // End-to-end forward pass against every fixture: logits, nll and every hook tensor in the reference.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { testGpu, maxAbsDiff } from './helpers/gpu.js';
 import { FIXTURE_NAMES, fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
 import { loadModel } from '../src/model/load.js';
@@ -13,6 +13,7 @@ const isPatternHook = (h: string) => h.endsWith('hook_pattern') || h.endsWith('h
 /** Runs the fixture's ids through `model` and compares logits, nll and every reference hook kept by `keep`; returns how many hooks were compared. */
 async function compareWithReference(model: Transformer, name: FixtureName, keep: (hook: string) => boolean): Promise<number> {
   const ref = await readReference(name);
+  onTestFinished(() => ref.file.close());
   const result = await runSequences(model, ref.ids, ref.B, ref.T, { hooks: allHookNames(model.spec).filter(keep), logits: true });
   const logitsRef = await ref.file.readF32('logits');
   // logits: atol + 1e-4·|ref|
@@ -61,6 +62,7 @@ describe('vocabulary chunking', () => {
     const model = await loadModel(gpu, fixtureDir('gpt2-tiny'));
     model.vocabChunkCap = 97;
     const ref = await readReference('gpt2-tiny');
+    onTestFinished(() => ref.file.close());
     const result = await runSequences(model, ref.ids, ref.B, ref.T, { logits: true });
     expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance('gpt2-tiny', 'nll'));
     expect(maxAbsDiff(result.logits!, await ref.file.readF32('logits'))).toBeLessThan(2e-4);

@@ -1,5 +1,5 @@
 // Sweeps against the fixtures' reference tensors, every strategy (fast paths and the naive one).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { testGpu, maxAbsDiff } from './helpers/gpu.js';
 import { fixtureDir, readReference, tolerance, type FixtureName } from './fixtures.js';
 import { loadModel } from '../src/model/load.js';
@@ -29,6 +29,7 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
         it(`neurons ${ablation} L${layer} (${strategy})`, async () => {
           const m = await model(name);
           const ref = await readReference(name);
+          onTestFinished(() => ref.file.close());
           const [dnll] = await runAll(await neuronSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'neurons', layer, ablation }, strategy));
           const key = `sweep.neurons.${ablation}.L${layer}.dnll`;
           expect(maxAbsDiff(dnll, await ref.file.readF32(key))).toBeLessThan(tolerance(name, key));
@@ -39,6 +40,7 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
       it(`heads ${ablation} (${strategy ?? 'planned: the final layer by closed form where exact'})`, async () => {
         const m = await model(name);
         const ref = await readReference(name);
+        onTestFinished(() => ref.file.close());
         const runner = await headAblationSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'heads', layers: [0, 1, 2], ablation }, strategy);
         expect(runner.strategy).toBe(strategy ?? (m.spec.parallelResidual ? 'batched-from-layer+final-layer-closed-form' : 'batched-from-layer'));
         const [dnll] = await runAll(runner);
@@ -52,6 +54,7 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
     it(`heads bos with watched neurons (${strategy})`, async () => {
       const m = await model(name);
       const ref = await readReference(name);
+      onTestFinished(() => ref.file.close());
       const watch = parseWatch(m.spec, ref.file.metadata['sweep.heads.bos.watch']);
       const [dnll, dact] = await runAll(await headAblationSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'heads', layers: [0, 1, 2], ablation: 'bos', watch }, strategy));
       expect(maxAbsDiff(dnll, await ref.file.readF32('sweep.heads.bos.dnll'))).toBeLessThan(tolerance(name, 'sweep.heads.bos.dnll'));
@@ -81,6 +84,7 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
   it('patch resid_pre', async () => {
     const m = await model(name);
     const ref = await readReference(name);
+    onTestFinished(() => ref.file.close());
     const logprobs = await patchSweep({ model: m, ids: ref.ids, B: ref.B, T: ref.T }, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1 });
     expect(maxAbsDiff(logprobs, await ref.file.readF32('patch.resid_pre.logprobs'))).toBeLessThan(tolerance(name, 'patch.resid_pre.logprobs'));
   });

@@ -35,25 +35,33 @@ export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'aut
 
 export interface InputOptions {
   ids?: string;
-  text?: string;
+  /** One row per --text (equal token lengths). */
+  text?: string[];
   bos?: boolean;
 }
 
-/** Token ids from --ids FILE or --text (tokenized with the model folder's tokenizer.json). */
+/** Token ids from --ids FILE or --text (each tokenized with the model folder's tokenizer.json, one row per text). */
 export async function readInputs(opts: InputOptions, modelDir: string, model: Transformer): Promise<TokenBatch> {
   if (opts.ids && opts.text) throw new Error('give either --ids or --text, not both');
   if (opts.ids) return readIdsFile(opts.ids);
-  if (opts.text !== undefined) {
+  if (opts.text?.length) {
     const tokenizer = await loadTokenizer(modelDir);
-    const ids = tokenizer.encode(opts.text);
-    if (opts.bos) {
-      const bos = tokenizer.bosId ?? tokenizer.eosId;
-      if (bos === null) throw new Error(`--bos: the tokenizer in ${modelDir} defines no BOS/EOS token`);
-      ids.unshift(bos);
+    const bos = tokenizer.bosId ?? tokenizer.eosId;
+    if (opts.bos && bos === null) throw new Error(`--bos: the tokenizer in ${modelDir} defines no BOS/EOS token`);
+    const rows = opts.text.map((text, i) => {
+      const ids = tokenizer.encode(text);
+      if (opts.bos) ids.unshift(bos!);
+      const which = opts.text!.length > 1 ? `--text #${i + 1}` : '--text';
+      if (ids.length === 0) throw new Error(`${which}: the text encodes to no tokens`);
+      if (ids.length > model.spec.nCtx) throw new Error(`${which}: ${ids.length} tokens exceed the model's context length ${model.spec.nCtx}`);
+      return ids;
+    });
+    const T = rows[0].length;
+    const other = rows.findIndex((r) => r.length !== T);
+    if (other >= 0) {
+      throw new Error(`--text: every text must encode to the same number of tokens (rows of one batch): #1 has ${T}, #${other + 1} has ${rows[other].length} (${JSON.stringify(opts.text[other])})`);
     }
-    if (ids.length === 0) throw new Error('--text: the text encodes to no tokens');
-    if (ids.length > model.spec.nCtx) throw new Error(`--text: ${ids.length} tokens exceed the model's context length ${model.spec.nCtx}`);
-    return { ids: Int32Array.from(ids), B: 1, T: ids.length };
+    return { ids: Int32Array.from(rows.flat()), B: rows.length, T };
   }
   throw new Error('missing input: pass --ids FILE (JSON or safetensors with input_ids) or --text "..."');
 }

@@ -7,6 +7,11 @@ import { profileCommand } from './profile-command.js';
 import { analyzeCommand } from './analyze-command.js';
 import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
 
+/** Commander collector: every --text is one row. */
+function collectTexts(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 const program = new Command();
 program
   .name('plateau')
@@ -18,7 +23,7 @@ program
   .description('forward pass: writes logits [B,T,V], nll [B,T-1] and the requested hooks')
   .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
   .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
-  .option('--text <text>', 'text to tokenize with the model folder\'s tokenizer.json (one sequence)')
+  .option('--text <text>', 'text to tokenize with the model folder\'s tokenizer.json; repeat for more rows (of equal token length)', collectTexts)
   .option('--bos', 'prepend the BOS (or EOS) token to --text')
   .option('--hooks <names>', 'comma-separated hook names, or "all"')
   .option('--no-logits', 'do not write the [B,T,V] logits')
@@ -31,7 +36,7 @@ function sweepOptions(cmd: Command): Command {
   return cmd
     .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
     .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
-    .option('--text <text>', 'text to tokenize (one sequence)')
+    .option('--text <text>', 'text to tokenize; repeat for more rows of equal token length (e.g. a clean and a corrupted prompt for patch)', collectTexts)
     .option('--bos', 'prepend the BOS (or EOS) token to --text')
     .requiredOption('--out <file>', 'output safetensors file')
     .option('--resume', 'continue an interrupted sweep from its finished chunks (OUT.parts/)')
@@ -81,7 +86,7 @@ program
   .description('per-kernel GPU time of N forward passes (after one warm-up): table, sum vs span vs wall clock, Chrome trace')
   .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
   .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
-  .option('--text <text>', 'text to tokenize with the model folder\'s tokenizer.json (one sequence)')
+  .option('--text <text>', 'text to tokenize with the model folder\'s tokenizer.json; repeat for more rows (of equal token length)', collectTexts)
   .option('--bos', 'prepend the BOS (or EOS) token to --text')
   .option('--repeat <n>', 'profiled forward passes', '3')
   .option('--trace <file>', 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)')
