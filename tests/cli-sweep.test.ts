@@ -144,6 +144,21 @@ describe('measurements: --neurons and --logprobs-at', () => {
     }
   });
 
+  it('--watch on zero / mean sweeps writes dact [units, B, T, n_watch]', async () => {
+    const neurons = await run(['sweep', 'neurons', '--layer', 'last', '--ablation', 'zero', '--neurons', '2-4', '--watch', '2:3,7']);
+    expect(neurons.res.stderr).not.toMatch(/plateau:/);
+    expect(neurons.summary.strategy).toBe('batched-from-layer');
+    const dnll = await readTensor(neurons.out, 'dnll');
+    const [, B, T1] = dnll.shape;
+    const dact = await readTensor(neurons.out, 'dact');
+    expect(dact.shape).toEqual([3, B, T1 + 1, 2]);
+    // Among others neuron 3 is zeroed and watched: something watched changes.
+    expect(Math.max(...dact.data.map(Math.abs))).toBeGreaterThan(1e-3);
+    const heads = await run(['sweep', 'heads', '--layers', '0', '--ablation', 'mean', '--watch', '2:0,1']);
+    expect(heads.res.stderr).not.toMatch(/plateau:/);
+    expect((await readTensor(heads.out, 'dact')).shape).toEqual([1, 4, B, T1 + 1, 2]);
+  });
+
   it('clear errors: positions out of range, bos, the closed form forced with --logprobs-at, bad --neurons', async () => {
     const cases: [string[], RegExp][] = [
       [['sweep', 'heads', '--ablation', 'zero', '--logprobs-at', '999'], /--logprobs-at: position 999 is outside the sequences/],

@@ -354,6 +354,65 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'zero', logprobsAt: [T] })).rejects.toThrow(/outside the sequences/);
   });
 
+  it('watched activations of zero / mean / resample sweeps (re-run strategies) = naive; before the intervention they do not change', async () => {
+    const ctx = await context(name);
+    const { model, ids, B, T } = ctx;
+    const { spec } = model;
+    const last = spec.nLayers - 1;
+    const neurons = [1, 4, 9];
+    const watchSame = { layer: 0, neurons: [4, 0, 9] };
+    // Neurons of layer 0, watched in layer 0 (the ablated neuron's own change, nothing else) and in the last layer.
+    for (const watch of [watchSame, { layer: last, neurons: [2, 7] }]) {
+      const make = (s?: Strategy) => neuronSweep(ctx, { kind: 'neurons', layer: 0, ablation: 'zero', neurons, watch }, s);
+      const runner = await make();
+      expect(runner.outputs.map((o) => o.name)).toEqual(['dnll', 'dact']);
+      expect(runner.outputs[1].unitShape).toEqual([B, T, watch.neurons.length]);
+      const fast = await runner.compute(0, runner.units);
+      runner.dispose();
+      const naive = await outputs(ctx, make, 'naive');
+      expect(maxAbsDiff(fast[0], naive[0])).toBeLessThan(1e-4);
+      expect(maxAbsDiff(fast[1], naive[1])).toBeLessThan(1e-4);
+      expect(Math.max(...fast[1].map(Math.abs))).toBeGreaterThan(1e-3);
+      if (watch === watchSame) {
+        const post = (await model.forward({ ids, batch: B, seq: T, hooks: ['blocks.0.mlp.hook_post'], unembed: false })).hooks.get('blocks.0.mlp.hook_post')!.data;
+        for (const [u, n] of neurons.entries()) {
+          for (let r = 0; r < B * T; r++) {
+            for (const [w, m] of watch.neurons.entries()) {
+              const got = fast[1][(u * B * T + r) * watch.neurons.length + w];
+              if (m === n) expect(got).toBeCloseTo(-post[r * spec.dMlp + n], 5); // zeroed: its change is −a
+              else expect(got).toBe(0);
+            }
+          }
+        }
+      }
+    }
+    // The final layer: watching moves the plan off the closed form; forcing it is an error.
+    const finalRunner = await neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', neurons, watch: { layer: last, neurons: [1] } });
+    expect(finalRunner.strategy).toBe('batched-from-layer');
+    finalRunner.dispose();
+    await expect(neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean', watch: { layer: last, neurons: [1] } }, 'final-layer-closed-form')).rejects.toThrow(/watched activations/);
+    // Heads of layers 0 and last, watched in the last layer; in parallel-residual blocks a layer's heads do not reach its own MLP.
+    const resampleIds = ids.map((_, i) => ids[(i + T) % ids.length]);
+    for (const ablation of ['mean', 'resample'] as const) {
+      const make = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [0, last], ablation, resampleIds, watch: { layer: last, neurons: [0, 5] } }, s);
+      const runner = await make();
+      expect(runner.strategy).toBe('batched-from-layer');
+      const fast = await runner.compute(0, runner.units);
+      runner.dispose();
+      const naive = await outputs(ctx, make, 'naive');
+      expect(maxAbsDiff(fast[0], naive[0]), ablation).toBeLessThan(1e-4);
+      expect(maxAbsDiff(fast[1], naive[1]), ablation).toBeLessThan(1e-4);
+      const perLayer = spec.nHeads * B * T * 2;
+      expect(Math.max(...fast[1].subarray(0, perLayer).map(Math.abs)), ablation).toBeGreaterThan(1e-4);
+      const lastLayerChange = Math.max(...fast[1].subarray(perLayer).map(Math.abs));
+      if (spec.parallelResidual) expect(lastLayerChange, ablation).toBe(0);
+      else expect(lastLayerChange, ablation).toBeGreaterThan(1e-4);
+    }
+    // Watched before the intervention: exactly unchanged, by either strategy.
+    const before = (s?: Strategy) => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: 'zero', watch: { layer: 0, neurons: [3] } }, s);
+    for (const s of ['batched-from-layer', 'naive'] as const) expect(Math.max(...(await outputs(ctx, before, s))[1].map(Math.abs)), s).toBe(0);
+  });
+
   it('BOS redirect with watched neurons (single position against cached keys/values)', async () => {
     const ctx = await context(name);
     const last = ctx.model.spec.nLayers - 1;

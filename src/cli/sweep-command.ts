@@ -142,18 +142,19 @@ function parsePositionList(value: string | undefined): number[] | undefined {
   return positions.map(Number);
 }
 
-export interface NeuronSweepOptions extends SweepCommonOptions, AblationSourceOptions { layer: string; ablation: 'zero' | 'mean' | 'resample'; neurons?: string; logprobsAt?: string }
+export interface NeuronSweepOptions extends SweepCommonOptions, AblationSourceOptions { layer: string; ablation: 'zero' | 'mean' | 'resample'; neurons?: string; logprobsAt?: string; watch?: string }
 
 export async function sweepNeuronsCommand(opts: NeuronSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
   const sources = await readAblationSources(opts);
   const logprobsAt = parsePositionList(opts.logprobsAt);
-  const settings = { layer: opts.layer, ablation: opts.ablation, neurons: opts.neurons ?? 'all', logprobsAt: opts.logprobsAt ?? '', ...sources.settings };
+  const settings = { layer: opts.layer, ablation: opts.ablation, neurons: opts.neurons ?? 'all', logprobsAt: opts.logprobsAt ?? '', watch: opts.watch ?? '', ...sources.settings };
   await executeSweep(opts, 'sweep-neurons', settings, async (ctx, model) => {
     const layer = parseLayer(model.spec, opts.layer);
     const neurons = opts.neurons ? parseNeurons(model.spec, opts.neurons) : undefined;
     const means = sources.mean ? (await meansOver(model, sources.mean, [`blocks.${layer}.mlp.hook_post`]))[0] : undefined;
-    return neuronSweep(ctx, { kind: 'neurons', layer, ablation: opts.ablation, neurons, means, resampleIds: resampleIdsFor(ctx, sources.resample), logprobsAt }, strategy);
+    const watch = opts.watch ? parseWatch(model.spec, opts.watch) : undefined;
+    return neuronSweep(ctx, { kind: 'neurons', layer, ablation: opts.ablation, neurons, means, resampleIds: resampleIdsFor(ctx, sources.resample), logprobsAt, watch }, strategy);
   });
 }
 
@@ -161,7 +162,6 @@ export interface HeadSweepOptions extends SweepCommonOptions, AblationSourceOpti
 
 export async function sweepHeadsCommand(opts: HeadSweepOptions): Promise<void> {
   const strategy = parseStrategy(opts.strategy);
-  if (opts.watch && opts.ablation !== 'bos') throw new Error('--watch applies to --ablation bos only');
   if (opts.logprobsAt && opts.ablation === 'bos') throw new Error('--logprobs-at applies to --ablation zero, mean or resample (a BOS redirect measures the loss at the redirected position)');
   const sources = await readAblationSources(opts);
   const logprobsAt = parsePositionList(opts.logprobsAt);

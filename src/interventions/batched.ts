@@ -3,6 +3,7 @@
 // Also the "naive" reference strategy: one full forward pass per intervention.
 import type { HookSite, Transformer } from '../model/forward.js';
 import type { CleanRun } from './clean-run.js';
+import type { WatchedNeurons } from './plan.js';
 
 /** Records GPU edits at a hook site for variants [v0, v0 + count) of a batch laid out variant-major. */
 export type VariantEditor = (site: HookSite, v0: number, count: number, rowsPerVariant: number) => void;
@@ -13,6 +14,8 @@ export interface VariantRunOptions {
   /** Rows (within one variant's B·T rows) whose logits to read back. */
   logitRows?: number[];
   onProgress?: (variantsDone: number) => void;
+  /** Neurons whose `mlp.hook_post` (after the edits) to read back from every variant. */
+  watch?: WatchedNeurons;
 }
 
 export interface VariantRunResult {
@@ -20,6 +23,17 @@ export interface VariantRunResult {
   nllRows: Float32Array;
   /** [variants, logitRows.length, V] when logitRows was given. */
   logits: Float32Array | null;
+  /** [variants, B·T, watched neurons] when `watch` was given and its layer was run (a run starting after it leaves it as in the clean run: null). */
+  watched: Float32Array | null;
+}
+
+export const watchHookName = (watch: WatchedNeurons) => `blocks.${watch.layer}.mlp.hook_post`;
+
+/** The watched neurons' columns of a read-back hook_post [rows, dMlp] → [rows, W], written at `offset` rows of `out`. */
+export function gatherWatched(post: Float32Array, dMlp: number, neurons: number[], out: Float32Array, offset: number): void {
+  const W = neurons.length;
+  const rows = post.length / dMlp;
+  for (let r = 0; r < rows; r++) for (let w = 0; w < W; w++) out[(offset + r) * W + w] = post[r * dMlp + neurons[w]];
 }
 
 export function variantsPerBatch(model: Transformer, rowsPerVariant: number, cap = Infinity): number {
@@ -44,6 +58,8 @@ export async function runVariantsFromLayer(
   const nllRows = new Float32Array(count * N);
   const logitRows = options.logitRows ?? [];
   const logits = logitRows.length ? new Float32Array(count * logitRows.length * spec.vocab) : null;
+  const watch = options.watch && options.watch.layer >= layer ? options.watch : null;
+  const watched = watch ? new Float32Array(count * N * watch.neurons.length) : null;
   let replicated: GPUBuffer | null = null;
   for (let v0 = 0; v0 < count; v0 += perBatch) {
     const nv = Math.min(perBatch, count - v0);
@@ -62,7 +78,9 @@ export async function runVariantsFromLayer(
       ids, batch: nv * clean.B, seq: clean.T, start: startState,
       logits: logitRows.length ? Array.from({ length: nv }, (_, v) => logitRows.map((r) => v * N + r)).flat() : 'none',
       onHook: (site) => edit(site, first + v0, nv, N),
+      hooks: watch ? [watchHookName(watch)] : [],
     });
+    if (watch && watched) gatherWatched(result.hooks.get(watchHookName(watch))!.data, spec.dMlp, watch.neurons, watched, v0 * N);
     for (let v = 0; v < nv; v++) {
       for (let b = 0; b < clean.B; b++) {
         nllRows.set(result.nll.subarray((v * clean.B + b) * (clean.T - 1), (v * clean.B + b + 1) * (clean.T - 1)), (v0 + v) * N + b * clean.T);
@@ -72,25 +90,28 @@ export async function runVariantsFromLayer(
     options.onProgress?.(v0 + nv);
   }
   replicated?.destroy();
-  return { nllRows, logits };
+  return { nllRows, logits, watched };
 }
 
 /** The reference: one full forward pass (from the embeddings) per intervention. */
-export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor, options: Pick<VariantRunOptions, 'logitRows'> = {}): Promise<VariantRunResult> {
+export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor, options: Pick<VariantRunOptions, 'logitRows' | 'watch'> = {}): Promise<VariantRunResult> {
   const N = clean.B * clean.T;
   const nllRows = new Float32Array(count * N);
   const logitRows = options.logitRows ?? [];
   const V = model.spec.vocab;
   const logits = logitRows.length ? new Float32Array(count * logitRows.length * V) : null;
+  const { watch } = options;
+  const watched = watch ? new Float32Array(count * N * watch.neurons.length) : null;
   for (let v = 0; v < count; v++) {
     const result = await model.forward({
       ids: clean.ids, batch: clean.B, seq: clean.T, onHook: (site) => edit(site, first + v, 1, N),
-      logits: logitRows.length ? logitRows : 'none',
+      logits: logitRows.length ? logitRows : 'none', hooks: watch ? [watchHookName(watch)] : [],
     });
     for (let b = 0; b < clean.B; b++) nllRows.set(result.nll.subarray(b * (clean.T - 1), (b + 1) * (clean.T - 1)), v * N + b * clean.T);
     if (logits && result.logits) logits.set(result.logits, v * logitRows.length * V);
+    if (watch && watched) gatherWatched(result.hooks.get(watchHookName(watch))!.data, model.spec.dMlp, watch.neurons, watched, v * N);
   }
-  return { nllRows, logits };
+  return { nllRows, logits, watched };
 }
 
 /**

@@ -18,15 +18,20 @@ export interface NeuronSweepPlan {
   resampleIds?: Int32Array;
   /** Also measure: log-probabilities of the vocabulary at these positions (see `resolvePositions`) → `logprobs`. */
   logprobsAt?: number[];
+  /** Also measure: the change of these neurons' `mlp.hook_post` (after the intervention) at every position → `dact`. */
+  watch?: WatchedNeurons;
 }
+
+/** Neurons of one layer's `mlp.hook_post` whose change an intervention measures. */
+export interface WatchedNeurons { layer: number; neurons: number[] }
 
 /** Ablate each head of the selected layers (its slice of `attn.hook_z`), zero/mean/resample at every position, or BOS-redirect one query row at a time. */
 export interface HeadSweepPlan {
   kind: 'heads';
   layers: number[];
   ablation: AblationValue | 'bos';
-  /** For 'bos': neurons of one layer's `mlp.hook_post` whose change is measured at the redirected position. */
-  watch?: { layer: number; neurons: number[] };
+  /** Neurons of one layer's `mlp.hook_post` whose change is measured → `dact`: for 'bos' at the redirected position, otherwise at every position. */
+  watch?: WatchedNeurons;
   /** For 'mean': hook_z means [H·dh] per entry of `layers` (default: over all B·T positions of this batch). */
   means?: Float32Array[];
   /** For 'resample': token ids [B·T] of the run whose hook_z replaces the ablated head's, position by position. */
@@ -94,10 +99,10 @@ export type Strategy =
   | 'naive';
 
 export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: Strategy): Strategy {
-  if (force === 'final-layer-closed-form' && plan.kind !== 'patch' && plan.logprobsAt?.length) throw new Error(LOSS_ONLY);
+  if (force === 'final-layer-closed-form' && plan.kind !== 'patch' && measuresMoreThanLoss(plan)) throw new Error(LOSS_ONLY);
   if (force) return force;
   // The closed forms give the loss only; log-probabilities at chosen positions need the logits.
-  if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 && !plan.logprobsAt?.length ? 'final-layer-closed-form' : 'batched-from-layer';
+  if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 && !measuresMoreThanLoss(plan) ? 'final-layer-closed-form' : 'batched-from-layer';
   if (plan.kind === 'heads') return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
   return 'batched-from-layer';
 }
@@ -111,12 +116,17 @@ export function finalHeadsHaveClosedForm(spec: ModelSpec): boolean {
   return spec.parallelResidual && spec.nHeads * spec.dHead === spec.dModel;
 }
 
-const LOSS_ONLY = '--strategy final-layer-closed-form: the closed form measures the loss only, not log-probabilities at chosen positions (--logprobs-at)';
+const LOSS_ONLY = '--strategy final-layer-closed-form: the closed form measures the loss only, not log-probabilities at chosen positions (--logprobs-at) or watched activations (--watch)';
+
+/** Whether a zero / mean / resample sweep measures more than the loss (log-probs or watched activations): then only re-runs apply. */
+export function measuresMoreThanLoss(plan: NeuronSweepPlan | HeadSweepPlan): boolean {
+  return !!plan.logprobsAt?.length || !!plan.watch;
+}
 
 /** Strategy of a zero / mean / resample head sweep at one layer: the closed form where it is exact (and only the loss is measured), else batched from the layer. */
-export function headLayerStrategy(spec: ModelSpec, layer: number, force?: Strategy, measuresLogprobs = false): Strategy {
-  if (force === 'final-layer-closed-form' && measuresLogprobs) throw new Error(LOSS_ONLY);
-  const closedForm = layer === spec.nLayers - 1 && finalHeadsHaveClosedForm(spec) && !measuresLogprobs;
+export function headLayerStrategy(spec: ModelSpec, layer: number, force?: Strategy, measuresMore = false): Strategy {
+  if (force === 'final-layer-closed-form' && measuresMore) throw new Error(LOSS_ONLY);
+  const closedForm = layer === spec.nLayers - 1 && finalHeadsHaveClosedForm(spec) && !measuresMore;
   if (force === 'final-layer-closed-form' && !closedForm) {
     throw new Error(`--strategy final-layer-closed-form: heads of layer ${layer} have no closed form (only the final layer of a parallel-residual model)`);
   }
@@ -166,7 +176,7 @@ export function parseLayers(spec: ModelSpec, value: string | undefined, flag = '
 }
 
 /** Parses `LAYER:i,j,...` for --watch. */
-export function parseWatch(spec: ModelSpec, value: string): { layer: number; neurons: number[] } {
+export function parseWatch(spec: ModelSpec, value: string): WatchedNeurons {
   const m = /^L?(\w+):([\d,\s]+)$/.exec(value.trim());
   if (!m) throw new Error(`--watch: expected LAYER:i,j,... (e.g. 11:0,5,42), got "${value}"`);
   const layer = parseLayer(spec, m[1], '--watch');

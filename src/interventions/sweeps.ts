@@ -2,10 +2,10 @@
 // chunk, resume and shard them. Every strategy returns the same numbers as the naive one (tests).
 import type { Transformer } from '../model/forward.js';
 import { CleanRun } from './clean-run.js';
-import { columnEditor, dnllFromRows, logSoftmax, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, type VariantEditor } from './batched.js';
+import { columnEditor, dnllFromRows, gatherWatched, logSoftmax, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, watchHookName, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
-import { headLayerStrategy, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy } from './plan.js';
+import { headLayerStrategy, measuresMoreThanLoss, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy, type WatchedNeurons } from './plan.js';
 import { FinalLayerHeadSweep } from './final-layer-heads.js';
 
 export interface SweepContext {
@@ -46,11 +46,12 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   const { spec } = model;
   const strategy = planStrategy(spec, plan, force);
   const postName = `blocks.${plan.layer}.mlp.hook_post`;
-  const measured = logprobRows(ctx, plan.logprobsAt);
+  const measured = measurements(ctx, plan);
   // First, so that a misshapen resample run fails before anything else is allocated.
   const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, [postName]) : null;
   const clean = await CleanRun.capture(model, ids, B, T, {
     layers: [plan.layer],
+    readHooks: measured.cleanHooks,
     meanHooks: plan.ablation === 'mean' && !plan.means ? [postName] : [],
     // The closed form gets the clean nll from its own clean column (closed-form.ts).
     unembed: strategy !== 'final-layer-closed-form',
@@ -85,7 +86,7 @@ export async function neuronSweep(ctx: SweepContext, plan: NeuronSweepPlan, forc
   }
   const values = sourcePost ? { source: sourcePost, width: spec.dMlp } : means ?? new Float32Array(spec.dMlp);
   const editor = columnEditor(model, postName, values, (v) => ({ col0: neurons[v], width: 1, valueOffset: neurons[v] }));
-  const runner = variantRunner(base, ctx, clean, plan.layer, strategy, editor, measured.rows);
+  const runner = variantRunner(base, ctx, clean, plan.layer, strategy, editor, measured);
   return { ...runner, dispose() { runner.dispose(); source?.destroy(); } };
 }
 
@@ -100,8 +101,8 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const H = spec.nHeads;
   const dh = spec.dHead;
   const last = spec.nLayers - 1;
-  const measured = logprobRows(ctx, plan.logprobsAt);
-  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force, measured.rows.length > 0));
+  const measured = measurements(ctx, plan);
+  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force, measuresMoreThanLoss(plan)));
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
   const closedFormAt = strategies.indexOf('final-layer-closed-form');
   if (plan.means && plan.means.length !== plan.layers.length) throw new Error(`head mean activations: expected one vector per layer (${plan.layers.length}), got ${plan.means.length}`);
@@ -109,6 +110,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const source = plan.ablation === 'resample' ? await resampleSource(ctx, plan.resampleIds, zNames) : null;
   const clean = await CleanRun.capture(model, ids, B, T, {
     layers: plan.layers,
+    readHooks: measured.cleanHooks,
     meanHooks: plan.ablation === 'mean' && !plan.means ? zNames : [],
     keepHooks: closedFormAt >= 0 ? [`blocks.${last}.attn.hook_z`] : [],
     // The closed form gets the clean nll from its own clean column.
@@ -140,7 +142,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
         const first = u - j * H;
         const edit = editors[j];
         const outs = edit
-          ? await runEdited(ctx, clean, plan.layers[j], strategies[j], edit, first, stop - u, measured.rows)
+          ? await runEdited(ctx, clean, plan.layers[j], strategies[j], edit, first, stop - u, measured)
           : [await closedForm!.run(first, stop - u)];
         outs.forEach((o, k) => parts[k].push(o));
         u = stop;
@@ -173,30 +175,70 @@ function variantRunner(
   layer: number,
   strategy: Strategy,
   editor: VariantEditor & { dispose(): void },
-  logitRows: number[],
+  measured: Measurements,
 ): SweepRunner {
   return {
     ...base,
-    compute: (start, end) => runEdited(ctx, clean, layer, strategy, editor, start, end - start, logitRows),
+    compute: (start, end) => runEdited(ctx, clean, layer, strategy, editor, start, end - start, measured),
     dispose() { editor.dispose(); clean.destroy(); },
   };
 }
 
-/** Variants [first, first + count) re-run (batched from `layer`, or naive): dnll, and log-probabilities at `logitRows` if any. */
-async function runEdited(ctx: SweepContext, clean: CleanRun, layer: number, strategy: Strategy, editor: VariantEditor, first: number, count: number, logitRows: number[]): Promise<Float32Array[]> {
+/** Variants [first, first + count) re-run (batched from `layer`, or naive): dnll, then log-probabilities at the measured rows and the watched neurons' change, if asked for. */
+async function runEdited(ctx: SweepContext, clean: CleanRun, layer: number, strategy: Strategy, editor: VariantEditor, first: number, count: number, measured: Measurements): Promise<Float32Array[]> {
+  const options = { logitRows: measured.rows, watch: measured.watch };
   const res = strategy === 'naive'
-    ? await runVariantsNaive(ctx.model, clean, first, count, editor, { logitRows })
-    : await runVariantsFromLayer(ctx.model, clean, layer, first, count, editor, { logitRows });
-  const dnll = dnllFromRows(res.nllRows, clean, count);
-  return res.logits ? [dnll, logSoftmax(res.logits, ctx.model.spec.vocab)] : [dnll];
+    ? await runVariantsNaive(ctx.model, clean, first, count, editor, options)
+    : await runVariantsFromLayer(ctx.model, clean, layer, first, count, editor, options);
+  const out = [dnllFromRows(res.nllRows, clean, count)];
+  if (res.logits) out.push(logSoftmax(res.logits, ctx.model.spec.vocab));
+  if (measured.watch) {
+    // dact = watched − clean; a run that started after the watched layer left it as in the clean run.
+    const cleanWatched = measured.cleanWatched(clean);
+    const dact = new Float32Array(count * cleanWatched.length);
+    if (res.watched) for (let i = 0; i < dact.length; i++) dact[i] = res.watched[i] - cleanWatched[i % cleanWatched.length];
+    out.push(dact);
+  }
+  return out;
 }
 
-/** Rows (b·T + t) whose logits a sweep reads back for `logprobsAt`, and the extra output they make. */
-function logprobRows(ctx: SweepContext, logprobsAt: number[] | undefined): { rows: number[]; outputs: { name: string; unitShape: number[] }[] } {
-  if (!logprobsAt?.length) return { rows: [], outputs: [] };
-  const positions = resolvePositions(logprobsAt, ctx.T);
-  const rows = Array.from({ length: ctx.B }, (_, b) => positions.map((t) => b * ctx.T + t)).flat();
-  return { rows, outputs: [{ name: 'logprobs', unitShape: [ctx.B, positions.length, ctx.model.spec.vocab] }] };
+/** What a zero / mean / resample sweep measures besides dnll: log-probabilities at some rows, and watched neurons. */
+interface Measurements {
+  /** Rows (b·T + t) whose logits are read back for `logprobsAt`. */
+  rows: number[];
+  watch?: WatchedNeurons;
+  /** Hooks the clean run reads back (the watched layer's hook_post). */
+  cleanHooks: string[];
+  /** The clean run's watched activations [B·T, W]. */
+  cleanWatched(clean: CleanRun): Float32Array;
+  /** Extra outputs after dnll: logprobs [B, P, V], dact [B, T, W]. */
+  outputs: { name: string; unitShape: number[] }[];
+}
+
+function measurements(ctx: SweepContext, plan: NeuronSweepPlan | HeadSweepPlan): Measurements {
+  const { B, T, model } = ctx;
+  const outputs: { name: string; unitShape: number[] }[] = [];
+  let rows: number[] = [];
+  if (plan.logprobsAt?.length) {
+    const positions = resolvePositions(plan.logprobsAt, T);
+    rows = Array.from({ length: B }, (_, b) => positions.map((t) => b * T + t)).flat();
+    outputs.push({ name: 'logprobs', unitShape: [B, positions.length, model.spec.vocab] });
+  }
+  const { watch } = plan;
+  if (watch) outputs.push({ name: 'dact', unitShape: [B, T, watch.neurons.length] });
+  let cleanWatched: Float32Array | null = null;
+  return {
+    rows, watch, outputs,
+    cleanHooks: watch ? [watchHookName(watch)] : [],
+    cleanWatched(clean) {
+      if (!watch) return new Float32Array(0);
+      if (!cleanWatched) {
+        cleanWatched = new Float32Array(B * T * watch.neurons.length);
+        gatherWatched(clean.hooks.get(watchHookName(watch))!.data, model.spec.dMlp, watch.neurons, cleanWatched, 0);
+      }
+      return cleanWatched;
+    },
+  };
 }
 
 export function concat(parts: Float32Array[]): Float32Array {
