@@ -89,3 +89,34 @@ describe.each(['gpt2-tiny', 'pythia-tiny'] as const)('sweeps: %s', (name) => {
     expect(maxAbsDiff(logprobs, await ref.file.readF32('patch.resid_pre.logprobs'))).toBeLessThan(tolerance(name, 'patch.resid_pre.logprobs'));
   });
 });
+
+describe('head routing (analysis) measures the plateau neurons for every intervention', () => {
+  it.each(['zero', 'mean', 'bos'] as const)('%s: effects = Σ|Δa| of the plateau neurons from a naive watched sweep, averaged over rare / other contexts', async (intervention) => {
+    const { headRouting } = await import('../src/analysis/routing.js');
+    const { POSITION_RARE, POSITION_COMMON } = await import('../src/analysis/frequency.js');
+    const m = await model('gpt2-tiny');
+    const ref = await readReference('gpt2-tiny');
+    onTestFinished(() => ref.file.close());
+    const { ids, B, T } = ref;
+    const last = m.spec.nLayers - 1;
+    const plateau = [3, 17, 40];
+    // Every third position is a rare context, the rest common.
+    const labels = Array.from({ length: B }, () => Uint8Array.from({ length: T }, (_, t) => (t % 3 === 0 ? POSITION_RARE : POSITION_COMMON)));
+    const result = await headRouting(m, ids, B, T, labels, plateau, { layers: [last], intervention, permutations: 100, seed: 1 });
+    const [, dact] = await runAll(await headAblationSweep({ model: m, ids, B, T }, { kind: 'heads', layers: [last], ablation: intervention, watch: { layer: last, neurons: plateau } }, 'naive'));
+    for (let h = 0; h < m.spec.nHeads; h++) {
+      const sums = { rare: [] as number[], other: [] as number[] };
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T - 1; t++) {
+          let s = 0;
+          for (let w = 0; w < plateau.length; w++) s += Math.abs(dact[((h * B + b) * T + t) * plateau.length + w]);
+          (t % 3 === 0 ? sums.rare : sums.other).push(s);
+        }
+      }
+      const avg = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+      expect(result.routing[h].effectRare).toBeCloseTo(avg(sums.rare), 5);
+      expect(result.routing[h].effectOther).toBeCloseTo(avg(sums.other), 5);
+      expect(result.routing[h].effectRare + result.routing[h].effectOther).toBeGreaterThan(0);
+    }
+  });
+});

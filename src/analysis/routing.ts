@@ -1,5 +1,6 @@
 // "No routing" test: BOS-redirect (or zero/mean-ablate) every screened head and measure, per
-// context, the plateau neurons' total |Δa| at the final layer and the change of loss; compare rare
+// context, the plateau neurons' total |Δa| at the final layer and the change of loss (with
+// parallel-residual blocks a final-layer head cannot reach the final layer's neurons: Δa = 0); compare rare
 // contexts with the others per head (permutation test) and across heads (Wilcoxon signed-rank).
 import type { Transformer } from '../model/forward.js';
 import { headAblationSweep } from '../interventions/sweeps.js';
@@ -33,7 +34,9 @@ export async function headRouting(
   const H = model.spec.nHeads;
   const runner = await headAblationSweep({ model, ids, B, T }, {
     kind: 'heads', layers: options.layers, ablation: options.intervention, means: options.means,
-    watch: options.intervention === 'bos' ? { layer: last, neurons: plateau } : undefined,
+    // The plateau neurons' change at the final layer: at the redirected position (bos), or at every
+    // position (zero / mean ablation of the head's hook_z, by re-running from its layer).
+    watch: plateau.length ? { layer: last, neurons: plateau } : undefined,
   });
   let outputs: Float32Array[];
   try {
@@ -64,7 +67,7 @@ export async function headRouting(
       const pick = (xs: number[], want: number) => xs.filter((_, k) => rareLabels[k] === want);
       const effectRare = mean(pick(effect, 1));
       const effectOther = mean(pick(effect, 0));
-      // With zero/mean ablation there is no per-position watch: the loss change is the effect.
+      // Without plateau neurons to watch, the loss change is the effect.
       const measured = dact ? effect : loss.map(Math.abs);
       const perm = permutationTest(measured, rareLabels, { nPermutations: options.permutations, seed: options.seed + unit, alternative: 'greater' });
       const eR = dact ? effectRare : mean(pick(loss.map(Math.abs), 1));
