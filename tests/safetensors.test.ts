@@ -524,7 +524,11 @@ describe('Checkpoint', () => {
 
   it('rejects malformed index files and folders without a checkpoint', async () => {
     const dir = await tempDir();
-    await expect(Checkpoint.openDir(dir)).rejects.toThrow(/no model.safetensors or model.safetensors.index.json in this folder/);
+    await expect(Checkpoint.openDir(dir)).rejects.toThrow(/no model.safetensors or model.safetensors.index.json \(with its shards\)$/);
+    // PyTorch pickles instead (e.g. a Pythia step revision): say how to convert them.
+    await writeFile(path.join(dir, 'pytorch_model.bin'), 'not read');
+    await expect(Checkpoint.openDir(dir)).rejects.toThrow(/found PyTorch pickle weights \(pytorch_model.bin\), which Plateau does not read\. Convert them once.*torch\.load\('pytorch_model.bin'.*save_file/);
+    await rm(path.join(dir, 'pytorch_model.bin'));
     await writeFile(path.join(dir, 'model.safetensors.index.json'), '{"weight_map": []}');
     await expect(Checkpoint.openDir(dir)).rejects.toThrow(/model.safetensors.index.json: expected a JSON object with a "weight_map" object/);
     await writeIndex(dir, { a: '../outside.safetensors' });

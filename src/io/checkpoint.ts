@@ -17,6 +17,23 @@ import { SafetensorsFile, type TensorInfo } from './safetensors.js';
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
 
+/**
+ * The error for a folder without safetensors weights; when it holds PyTorch pickles instead (e.g.
+ * Pythia's intermediate `step…` revisions ship pytorch_model.bin), how to convert them once. Pickles
+ * are not read here: unpickling runs arbitrary code by design, and safetensors is the format to trust.
+ */
+export function missingWeightsError(where: string, fileNames: string[]): Error {
+  const pickles = fileNames.filter((f) => /\.(bin|pt|pth|ckpt)$/.test(f));
+  let message = `${where}: no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME} (with its shards)`;
+  if (pickles.length) {
+    message += `; found PyTorch pickle weights (${pickles.slice(0, 3).join(', ')}${pickles.length > 3 ? ', …' : ''}), which Plateau does not read. `
+      + 'Convert them once, e.g. for one file: python -c "import torch; from safetensors.torch import save_file; '
+      + `sd = torch.load('${pickles[0]}', map_location='cpu', weights_only=True); save_file({k: v.clone().contiguous() for k, v in sd.items()}, '${SINGLE_FILE_NAME}', metadata={'format': 'pt'})"`
+      + ' (or transformers: AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True))';
+  }
+  return new Error(message);
+}
+
 export interface CheckpointTensor {
   name: string;
   info: TensorInfo;
@@ -45,10 +62,8 @@ export class Checkpoint {
     if (await isFile(singlePath)) {
       return Checkpoint.fromFiles(dir, await openAll([() => openFileSource(singlePath)]));
     }
-    if (!(await isFile(indexPath))) {
-      throw new Error(`${dir}: no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME} in this folder`);
-    }
     const fs = await importNodeFs();
+    if (!(await isFile(indexPath))) throw missingWeightsError(dir, await fs.promises.readdir(dir).catch(() => []));
     const weightMap = parseWeightMap(await fs.promises.readFile(indexPath, 'utf8'), indexPath);
     const shardNames = uniqueShards(weightMap);
     for (const shard of shardNames) {

@@ -2,7 +2,7 @@
 // or model.safetensors.index.json plus its shards). Tensors are read lazily through Blob slices
 // (`blobSource`), never as one ArrayBuffer holding a whole file.
 import { blobSource } from '../io/byte-source.js';
-import { Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME } from '../io/checkpoint.js';
+import { Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME, missingWeightsError } from '../io/checkpoint.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 
 export interface PickedModel {
@@ -60,7 +60,7 @@ export async function pickModel(list: FileList | File[]): Promise<PickedModel> {
     indexJson = await index.text();
     // The index names its shards; every other .safetensors of the folder (e.g. reference data) is left out by the Checkpoint.
     weightFiles = files.filter((f) => f.name.endsWith('.safetensors'));
-  } else throw new Error(`${dir || 'the chosen files'}: no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME} (with its shards)`);
+  } else throw missingWeightsError(dir || 'the chosen files', files.map((f) => baseOf(filePath(f))));
   return {
     name: dir.split('/').pop() || (config as { _name_or_path?: string })._name_or_path || 'model',
     config,
