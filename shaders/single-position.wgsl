@@ -4,10 +4,14 @@
 //                      h = heads[r]'s slice replaced by v(b, 0, h) (the value vector of position 0).
 //                      Bindings 0 cleanZ, 1 cleanV (fused qkv rows), 2 rowInfo, 3 heads, 4 zR, 5 p.
 //                      Dispatch (ceil(d/64), rows split y/z) × 64.
-//   cached_attention — later layers: query row r attends to keys 0..t−1 of the clean cache of its
-//                      sequence and to its own new key at t; values likewise. One invocation per
-//                      (row, head). Bindings 0 qkNew [R, ldQK], 1 vNew [R, ldV], 2 qkCache [N, ldQK],
-//                      3 vCache [N, ldV], 4 rowInfo, 5 zR [R, H·dh], 6 p.
+//   cached_attention — rows that continue cached sequences (cached decoding): row r, with
+//                      rowInfo4[r] = (seqBase, t, prefix, newBase), is position t of the cached
+//                      sequence starting at cache row seqBase; it attends to keys 0..prefix−1 from the
+//                      cache (rows seqBase + k) and to keys prefix..t from this batch's new rows
+//                      (newBase + k − prefix); values likewise. A single re-run position has prefix = t
+//                      and newBase = r; a re-run suffix from position p has prefix = p and newBase = the
+//                      row of position p. One invocation per (row, head). Bindings 0 qkNew [R, ldQK],
+//                      1 vNew [R, ldV], 2 qkCache [N, ldQK], 3 vCache [N, ldV], 4 rowInfo4, 5 zR [R, H·dh], 6 p.
 //                      Dispatch (ceil(R/64), H, 1) × 64. DH (specialisation) ≥ dh.
 struct Params {
   rows: u32, H: u32, dh: u32, ldQK: u32,
@@ -49,8 +53,10 @@ fn cached_attention(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.x;
   let h = gid.y;
   if (r >= p.rows) { return; }
-  let seqBase = rowInfoC[2u * r];
-  let t = rowInfoC[2u * r + 1u];
+  let seqBase = rowInfoC[4u * r];
+  let t = rowInfoC[4u * r + 1u];
+  let prefix = rowInfoC[4u * r + 2u];
+  let newBase = rowInfoC[4u * r + 3u];
   var q: array<f32, DH>;
   let qOff = r * p.ldQK + p.qBase + h * p.headStrideQK;
   for (var i = 0u; i < p.dh; i++) { q[i] = a0[qOff + i] * p.scale; }
@@ -59,22 +65,22 @@ fn cached_attention(@builtin(global_invocation_id) gid: vec3<u32>) {
   var s = 0.0;
   for (var k = 0u; k <= t; k++) {
     var sc = 0.0;
-    if (k < t) {
+    if (k < prefix) {
       let kOff = (seqBase + k) * p.ldQK + p.kBase + h * p.headStrideQK;
       for (var i = 0u; i < p.dh; i++) { sc = fma(q[i], a2[kOff + i], sc); }
     } else {
-      let kOff = r * p.ldQK + p.kBase + h * p.headStrideQK;
+      let kOff = (newBase + k - prefix) * p.ldQK + p.kBase + h * p.headStrideQK;
       for (var i = 0u; i < p.dh; i++) { sc = fma(q[i], a0[kOff + i], sc); }
     }
     let mNew = max(m, sc);
     let corr = exp(m - mNew);
     let e = exp(sc - mNew);
     s = s * corr + e;
-    if (k < t) {
+    if (k < prefix) {
       let vOff = (seqBase + k) * p.ldV + p.vBase + h * p.headStrideV;
       for (var i = 0u; i < p.dh; i++) { acc[i] = acc[i] * corr + e * a3[vOff + i]; }
     } else {
-      let vOff = r * p.ldV + p.vBase + h * p.headStrideV;
+      let vOff = (newBase + k - prefix) * p.ldV + p.vBase + h * p.headStrideV;
       for (var i = 0u; i < p.dh; i++) { acc[i] = acc[i] * corr + e * a1[vOff + i]; }
     }
     m = mNew;

@@ -12,6 +12,7 @@ import geluSrc from '../../shaders/gelu.wgsl';
 import attentionSrc from '../../shaders/attention.wgsl';
 import attentionTiledSrc from '../../shaders/attention-tiled.wgsl';
 import attentionInputsSrc from '../../shaders/attention-inputs.wgsl';
+import singlePositionSrc from '../../shaders/single-position.wgsl';
 import rotarySrc from '../../shaders/rotary.wgsl';
 import embedSrc from '../../shaders/embed.wgsl';
 import logsumexpSrc from '../../shaders/vocab-logsumexp.wgsl';
@@ -489,6 +490,28 @@ export class Kernels {
         ? 4 * a.B * a.H * a.dh * (2 * a.T + 64 * Math.ceil(a.T / 64) * (Math.ceil(a.T / 64) + 1))
         : 4 * a.B * a.T * a.H * a.dh * (2 + a.T),
     });
+  }
+
+  /**
+   * Attention of rows that continue cached sequences (shaders/single-position.wgsl cached_attention):
+   * rowInfo4 holds (seqBase, t, prefix, newBase) per row — keys 0..prefix−1 from the cache rows
+   * seqBase + k, keys prefix..t from the new rows newBase + k − prefix. q/k share one layout (ldQK,
+   * qBase, kBase, headStrideQK) in the new and the cached buffers, v the fused qkv layout (ldV, vBase, headStrideV).
+   */
+  cachedAttention(a: {
+    qkNew: GPUBuffer; vNew: GPUBuffer; qkCache: GPUBuffer; vCache: GPUBuffer; rowInfo4: GPUBuffer; z: GPUBuffer;
+    rows: number; H: number; dh: number; ldQK: number; qBase: number; kBase: number; headStrideQK: number; ldV: number; vBase: number; headStrideV: number;
+    /** Σ over rows of the keys each attends to (t + 1), for the profiler's FLOP count. */
+    keys: number;
+  }): void {
+    const DH = Math.ceil(a.dh / 4) * 4;
+    const key = `single-position-cached_attention-dh${DH}`;
+    const pipeline = this.gpu.pipeline(key, () => singlePositionSrc.replace('/*DH*/64u', `${DH}u`), 'cached_attention');
+    this.gpu.dispatch(key, pipeline, [a.qkNew, a.vNew, a.qkCache, a.vCache, a.rowInfo4, a.z], [Math.ceil(a.rows / 64), a.H], {
+      words: [a.rows, a.H, a.dh, a.ldQK, a.ldV, a.qBase, a.kBase, a.vBase, a.headStrideQK, a.headStrideV, 1 / Math.sqrt(a.dh), a.H * a.dh],
+      floatMask: [false, false, false, false, false, false, false, false, false, false, true, false],
+      binding: 6,
+    }, { flops: 4 * a.H * a.dh * a.keys, bytes: 4 * 2 * a.H * a.dh * (a.keys + a.rows) });
   }
 
   rotary(a: { qkv: GPUBuffer; cosSin: GPUBuffer; positions: GPUBuffer; out: GPUBuffer; rows: number; H: number; dh: number; rot: number; ldQKV: number; qBase: number; kBase: number; headStride: number }): void {

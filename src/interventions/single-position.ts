@@ -136,6 +136,7 @@ export class BosRedirectSweep {
     const d = spec.dModel;
     const ws = new Workspace(gpu, R);
     const rowInfo = new Uint32Array(R * 2);
+    const rowInfo4 = new Uint32Array(R * 4);
     const headOf = new Uint32Array(R);
     const pairs = new Uint32Array(R * 2);
     const targets = new Int32Array(R);
@@ -146,6 +147,7 @@ export class BosRedirectSweep {
         const b = Math.floor(n / T);
         const t = n % T;
         rowInfo.set([b * T, t], 2 * r);
+        rowInfo4.set([b * T, t, t, r], 4 * r); // keys before t from the cache, key t its own
         headOf[r] = heads[k];
         pairs.set([r, n], 2 * r);
         targets[r] = t < T - 1 ? ids[n + 1] : -1;
@@ -153,6 +155,7 @@ export class BosRedirectSweep {
       }
     }
     const rowInfoBuf = ws.upload('rowInfo', rowInfo);
+    const rowInfo4Buf = ws.upload('rowInfo4', rowInfo4);
     const headsBuf = ws.upload('heads', headOf);
     const pairsBuf = ws.upload('pairs', pairs);
     const targetsBuf = ws.upload('targets', targets);
@@ -207,10 +210,11 @@ export class BosRedirectSweep {
         qkNew = qkRot;
         qkLayout = { ld: 2 * d, qBase: 0, kBase: d, headStride: spec.dHead };
       }
-      gpu.dispatch('single-position-cached-attention', pipeline('cached_attention'),
-        [qkNew, qkv, clean.buffer(`blocks.${l}.qk_attn`), clean.buffer(`blocks.${l}.qkv`), rowInfoBuf, z],
-        [Math.ceil(R / 64), spec.nHeads], params(qkLayout.ld, qkLayout.qBase, qkLayout.kBase, qkLayout.headStride),
-        { flops: 2 * R * spec.nHeads * spec.dHead * T, bytes: 0 });
+      kernels.cachedAttention({
+        qkNew, vNew: qkv, qkCache: clean.buffer(`blocks.${l}.qk_attn`), vCache: clean.buffer(`blocks.${l}.qkv`), rowInfo4: rowInfo4Buf, z,
+        rows: R, H: spec.nHeads, dh: spec.dHead, ldQK: qkLayout.ld, qBase: qkLayout.qBase, kBase: qkLayout.kBase, headStrideQK: qkLayout.headStride,
+        ldV: 3 * d, vBase: spec.qkv.vBase, headStrideV: spec.qkv.headStride, keys: heads.length * B * (T * (T + 1)) / 2,
+      });
       model.linear(z, w.attnOut, attnOut, R);
       if (spec.parallelResidual) {
         kernels.layernorm(resid, w.ln2.gamma, w.ln2.beta, ln, stats, R, d, spec.eps);
