@@ -9,7 +9,7 @@ import { writeRandomCheckpoint, type RandomModelShape } from '../src/model/rando
 import { loadModel } from '../src/model/load.js';
 import { concat, headAblationSweep, neuronSweep, type SweepContext } from '../src/interventions/sweeps.js';
 import { PATCH_HOOKS, type PatchHook, type Strategy } from '../src/interventions/plan.js';
-import { patchSweep } from '../src/interventions/patch.js';
+import { patchRunner, patchSweep } from '../src/interventions/patch.js';
 import { logSoftmax } from '../src/interventions/batched.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { FinalLayerNeuronSweep, type ClosedFormOptions } from '../src/interventions/closed-form.js';
@@ -249,8 +249,10 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     const names = hooks.flatMap((h) => Array.from({ length: spec.nLayers }, (_, l) => `blocks.${l}.${PATCH_HOOKS[h]}`));
     const cleanHooks = (await model.forward({ ids: cleanIds, batch: 1, seq: T, hooks: names, unembed: false })).hooks;
     for (const hook of hooks) {
-      const logprobs = await patchSweep(ctx, { kind: 'patch', hook, cleanRow: 0, corruptedRow: 1 });
+      const logprobs = await patchSweep(ctx, { kind: 'patch', hook, cleanRow: 0, corruptedRow: 1 }); // suffix-cached
       expect(logprobs.length).toBe(spec.nLayers * T * V);
+      const whole = await patchSweep(ctx, { kind: 'patch', hook, cleanRow: 0, corruptedRow: 1 }, 'batched-from-layer');
+      expect(maxAbsDiff(logprobs, whole), `${hook}: suffix-cached vs batched-from-layer`).toBeLessThan(1e-4);
       for (const [l, p] of [[0, 2], [spec.nLayers - 1, T - 2]]) {
         const name = `blocks.${l}.${PATCH_HOOKS[hook]}`;
         const value = cleanHooks.get(name)!.data;
@@ -279,9 +281,14 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
     const all = (col0: number, w: number) => Array.from({ length: T }, (_, t) => [t, col0, w] as [number, number, number]);
     const last = spec.nLayers - 1;
     const z = (l: number) => `blocks.${l}.attn.hook_z`;
-    // Per head, position by position: [L, H, T, V].
+    // Per head, position by position: [L, H, T, V] — only the suffix from each position is re-run.
+    const runner = await patchRunner(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true });
+    expect(runner.strategy).toBe('suffix-cached');
+    runner.dispose();
     const byPos = await patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true });
     expect(byPos.length).toBe(spec.nLayers * H * T * V);
+    const byPosNaive = await patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, perHead: true }, 'naive');
+    expect(maxAbsDiff(byPos, byPosNaive)).toBeLessThan(1e-4);
     for (const [l, h, p] of [[0, 1, 3], [last, H - 1, T - 2], [last, 0, 0]]) {
       const got = byPos.subarray(((l * H + h) * T + p) * V, ((l * H + h) * T + p + 1) * V);
       expect(maxAbsDiff(got, await naive(z(l), [[p, h * dh, dh]])), `z head ${h} at (${l}, ${p})`).toBeLessThan(1e-4);
@@ -309,6 +316,8 @@ describe.each(Object.keys(SHAPES))('fast strategies equal the naive path: %s', (
       for (const [j, id] of tokens.entries()) expect(picked[u * tokens.length + j]).toBe(allPos[u * V + id]);
     }
     // Bad plans: clear errors.
+    await expect(patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, positions: 'all' }, 'suffix-cached')).rejects.toThrow(/changes the whole sequence/);
+    await expect(patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1 }, 'final-layer-closed-form')).rejects.toThrow(/patching runs as suffix-cached, batched-from-layer or naive/);
     await expect(patchSweep(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1, perHead: true })).rejects.toThrow(/per-head patching applies to hook z/);
     await expect(patchSweep(ctx, { kind: 'patch', hook: 'z', cleanRow: 0, corruptedRow: 1, tokens: [V] })).rejects.toThrow(/not a token id/);
   });

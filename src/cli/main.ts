@@ -43,7 +43,7 @@ function sweepOptions(cmd: Command): Command {
     .option('--shard <i/n>', 'compute only shard i of n (deterministic); combine with `plateau merge`')
     .option('--work-dir <dir>', 'where chunks and the manifest live (default: OUT.parts)')
     .option('--chunk <units>', 'units per chunk (default: one device batch)')
-    .option('--strategy <name>', 'force a strategy: final-layer-closed-form, batched-from-layer, single-position-cached, naive')
+    .option('--strategy <name>', 'force a strategy: final-layer-closed-form, batched-from-layer, single-position-cached, suffix-cached (patch), naive')
     .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'));
 }
 

@@ -26,7 +26,7 @@ export interface SweepCommonOptions extends InputOptions {
   weights: 'auto' | 'f32';
 }
 
-const STRATEGIES: Strategy[] = ['final-layer-closed-form', 'batched-from-layer', 'single-position-cached', 'naive'];
+const STRATEGIES: Strategy[] = ['final-layer-closed-form', 'batched-from-layer', 'single-position-cached', 'suffix-cached', 'naive'];
 
 export function parseStrategy(value: string | undefined): Strategy | undefined {
   if (value === undefined) return undefined;
@@ -190,13 +190,14 @@ export async function patchCommand(opts: PatchOptions): Promise<void> {
     hook: opts.hook, cleanRow: opts.cleanRow, corruptedRow: opts.corruptedRow, positions: opts.positions,
     ...(opts.perHead ? { perHead: 'true' } : {}), ...(opts.tokens !== undefined ? { tokens: opts.tokens } : {}),
   };
+  const strategy = parseStrategy(opts.strategy);
   await executeSweep(opts, 'patch', settings, (ctx, model) => {
     const hook = parsePatchHook(model.spec, opts.hook);
     if (opts.perHead && hook !== 'z') throw new Error(`--per-head: applies to --hook z (each head's slice of hook_z), not --hook ${hook}`);
     return patchRunner(ctx, {
       kind: 'patch', hook, cleanRow: Number(opts.cleanRow), corruptedRow: Number(opts.corruptedRow),
       positions: opts.positions, perHead: !!opts.perHead, tokens: opts.tokens !== undefined ? parseTokenList(model.spec, opts.tokens) : undefined,
-    });
+    }, strategy);
   });
 }
 

@@ -95,16 +95,27 @@ export type Strategy =
   | 'batched-from-layer'
   /** Only the intervened position is re-run from layer l on, against cached keys/values. */
   | 'single-position-cached'
+  /** Only the positions from the intervened one on are re-run from layer l, against cached keys/values of the earlier ones (patching one position). */
+  | 'suffix-cached'
   /** One full forward pass per intervention (TransformerLens-style): the reference. */
   | 'naive';
 
 export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: Strategy): Strategy {
   if (force === 'final-layer-closed-form' && plan.kind !== 'patch' && measuresMoreThanLoss(plan)) throw new Error(LOSS_ONLY);
+  if (plan.kind === 'patch') return patchStrategy(plan, force);
+  if (force === 'suffix-cached') throw new Error('--strategy suffix-cached applies to patching one position at a time (plateau patch)');
   if (force) return force;
   // The closed forms give the loss only; log-probabilities at chosen positions need the logits.
   if (plan.kind === 'neurons') return plan.layer === spec.nLayers - 1 && !measuresMoreThanLoss(plan) ? 'final-layer-closed-form' : 'batched-from-layer';
-  if (plan.kind === 'heads') return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
-  return 'batched-from-layer';
+  return plan.ablation === 'bos' ? 'single-position-cached' : 'batched-from-layer';
+}
+
+/** Patching: one position at a time re-runs only the suffix it reaches; a hook at every position needs whole sequences. */
+function patchStrategy(plan: PatchPlan, force?: Strategy): Strategy {
+  const each = (plan.positions ?? 'each') === 'each';
+  if (force === 'suffix-cached' && !each) throw new Error('--strategy suffix-cached: patching every position at once (--positions all) changes the whole sequence; use batched-from-layer');
+  if (force && !['suffix-cached', 'batched-from-layer', 'naive'].includes(force)) throw new Error(`--strategy ${force}: patching runs as suffix-cached, batched-from-layer or naive`);
+  return force ?? (each ? 'suffix-cached' : 'batched-from-layer');
 }
 
 /**

@@ -37,6 +37,14 @@ export interface ForwardRequest {
   redirect?: Map<number, Uint32Array>;
   /** Start at this layer from a given resid_pre (rows B·T, width d) instead of the embeddings. */
   start?: { layer: number; resid: GPUBuffer };
+  /**
+   * Rows that continue cached sequences (with `start`; B·T rows read as a flat list, T = 1): at each
+   * layer l, row n attends to keys 0..prefix−1 from `qk(l)` / `v(l)` (another run's per-layer q/k and
+   * fused qkv rows, e.g. CleanRun's `qk_attn` / `qkv`) and to keys prefix..t from rows of this batch —
+   * rowInfo4 holds (cache row of position 0, t, prefix, row of position `prefix`) per row; `positions`
+   * must hold each row's t. See shaders/single-position.wgsl (cached_attention).
+   */
+  cache?: { rowInfo4: Uint32Array; keys: number; qk: (layer: number) => GPUBuffer; v: (layer: number) => GPUBuffer };
   /** Stop after this layer's block (no unembedding; nll and logits are then empty). */
   stopAfterLayer?: number;
   /** false: skip the final LayerNorm's unembedding (nll and logits empty; ln_final hooks still run). */
@@ -200,6 +208,10 @@ export class Transformer {
     const noRedirect = ws.get('redirect-none', B * 2);
     gpu.write(noRedirect, new Uint32Array(B * 2).fill(NONE));
 
+    if (req.cache && (!req.start || !req.positions || req.cache.rowInfo4.length !== 4 * N)) {
+      throw new Error('forward: cached rows need `start`, `positions` and 4 rowInfo4 entries per row');
+    }
+    const rowInfo4 = req.cache ? ws.upload('rowInfo4', req.cache.rowInfo4) : null;
     const startLayer = req.start?.layer ?? 0;
     if (req.start) {
       gpu.copy(req.start.resid, 0, resid, 0, N * d * 4);
@@ -251,11 +263,20 @@ export class Transformer {
         redirect = ws.get(`redirect-${l}`, B * 2);
         gpu.write(redirect, redirectTable);
       }
-      kernels.attention({
-        qk: qkSource, v: qkv, z, pattern, scores, redirect, B, T, H: spec.nHeads, dh: spec.dHead,
-        qBase: qk.qBase, kBase: qk.kBase, vBase: spec.qkv.vBase, rowStrideQK: qk.rowStride, rowStrideV: 3 * d,
-        headStrideQK: qk.headStride, headStrideV: spec.qkv.headStride,
-      });
+      if (req.cache && rowInfo4) {
+        if (pattern || scores || redirectTable) throw new Error('forward: cached rows give no attention pattern / scores and take no redirect');
+        kernels.cachedAttention({
+          qkNew: qkSource, vNew: qkv, qkCache: req.cache.qk(l), vCache: req.cache.v(l), rowInfo4, z, rows: N, H: spec.nHeads, dh: spec.dHead,
+          ldQK: qk.rowStride, qBase: qk.qBase, kBase: qk.kBase, headStrideQK: qk.headStride, ldV: 3 * d, vBase: spec.qkv.vBase, headStrideV: spec.qkv.headStride,
+          keys: req.cache.keys,
+        });
+      } else {
+        kernels.attention({
+          qk: qkSource, v: qkv, z, pattern, scores, redirect, B, T, H: spec.nHeads, dh: spec.dHead,
+          qBase: qk.qBase, kBase: qk.kBase, vBase: spec.qkv.vBase, rowStrideQK: qk.rowStride, rowStrideV: 3 * d,
+          headStrideQK: qk.headStride, headStrideV: spec.qkv.headStride,
+        });
+      }
       if (scores) capture(scoresName, scores, patternFloats);
       if (pattern) capture(patternName, pattern, patternFloats);
       site(`${b}.attn.hook_z`, l, z, d);
