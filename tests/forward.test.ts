@@ -66,6 +66,12 @@ describe('vocabulary chunking', () => {
     const result = await runSequences(model, ref.ids, ref.B, ref.T, { logits: true });
     expect(maxAbsDiff(result.nll, await ref.file.readF32('nll'))).toBeLessThan(tolerance('gpt2-tiny', 'nll'));
     expect(maxAbsDiff(result.logits!, await ref.file.readF32('logits'))).toBeLessThan(2e-4);
+    // nll: false unembeds only the chosen rows (over the same vocabulary chunks): the same logits, no loss.
+    const rows = [ref.T - 1, 2, ref.B * ref.T - 1];
+    const full = await model.forward({ ids: ref.ids, batch: ref.B, seq: ref.T, logits: rows });
+    const picked = await model.forward({ ids: ref.ids, batch: ref.B, seq: ref.T, logits: rows, nll: false });
+    expect(picked.nll.length).toBe(0);
+    expect(maxAbsDiff(picked.logits!, full.logits!)).toBeLessThan(1e-5);
     model.destroy();
   });
 });

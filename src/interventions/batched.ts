@@ -16,6 +16,8 @@ export interface VariantRunOptions {
   onProgress?: (variantsDone: number) => void;
   /** Neurons whose `mlp.hook_post` (after the edits) to read back from every variant. */
   watch?: WatchedNeurons;
+  /** true: no loss (nllRows stay 0): only the `logitRows` are unembedded. */
+  noLoss?: boolean;
 }
 
 export interface VariantRunResult {
@@ -77,6 +79,7 @@ export async function runVariantsFromLayer(
     const result = await model.forward({
       ids, batch: nv * clean.B, seq: clean.T, start: startState,
       logits: logitRows.length ? Array.from({ length: nv }, (_, v) => logitRows.map((r) => v * N + r)).flat() : 'none',
+      nll: !options.noLoss,
       onHook: (site) => edit(site, first + v0, nv, N),
       hooks: watch ? [watchHookName(watch)] : [],
     });
@@ -94,7 +97,7 @@ export async function runVariantsFromLayer(
 }
 
 /** The reference: one full forward pass (from the embeddings) per intervention. */
-export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor, options: Pick<VariantRunOptions, 'logitRows' | 'watch'> = {}): Promise<VariantRunResult> {
+export async function runVariantsNaive(model: Transformer, clean: CleanRun, first: number, count: number, edit: VariantEditor, options: Pick<VariantRunOptions, 'logitRows' | 'watch' | 'noLoss'> = {}): Promise<VariantRunResult> {
   const N = clean.B * clean.T;
   const nllRows = new Float32Array(count * N);
   const logitRows = options.logitRows ?? [];
@@ -105,7 +108,7 @@ export async function runVariantsNaive(model: Transformer, clean: CleanRun, firs
   for (let v = 0; v < count; v++) {
     const result = await model.forward({
       ids: clean.ids, batch: clean.B, seq: clean.T, onHook: (site) => edit(site, first + v, 1, N),
-      logits: logitRows.length ? logitRows : 'none', hooks: watch ? [watchHookName(watch)] : [],
+      logits: logitRows.length ? logitRows : 'none', nll: !options.noLoss, hooks: watch ? [watchHookName(watch)] : [],
     });
     for (let b = 0; b < clean.B; b++) nllRows.set(result.nll.subarray(b * (clean.T - 1), (b + 1) * (clean.T - 1)), v * N + b * clean.T);
     if (logits && result.logits) logits.set(result.logits, v * logitRows.length * V);

@@ -87,8 +87,8 @@ export async function patchRunner(ctx: SweepContext, plan: PatchPlan, force?: St
       return runSuffixVariants(model, corrupted, layer, units, (k) => k % P, patchSuffixAt(layer), onProgress);
     }
     const res = strategy === 'naive'
-      ? await runVariantsNaive(model, corrupted, first, count, patchAt(layer), { logitRows: [T - 1] })
-      : await runVariantsFromLayer(model, corrupted, layer, first, count, patchAt(layer), { logitRows: [T - 1], onProgress });
+      ? await runVariantsNaive(model, corrupted, first, count, patchAt(layer), { logitRows: [T - 1], noLoss: true })
+      : await runVariantsFromLayer(model, corrupted, layer, first, count, patchAt(layer), { logitRows: [T - 1], noLoss: true, onProgress });
     return res.logits!;
   };
   return {

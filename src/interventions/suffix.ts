@@ -66,7 +66,7 @@ export async function runSuffixVariants(
       ids, batch: R, seq: 1, positions, start: { layer, resid: start },
       cache: { rowInfo4, keys, qk: (l) => cached.buffer(`blocks.${l}.qk_attn`), v: (l) => cached.buffer(`blocks.${l}.qkv`) },
       onHook: (site) => edit(site, batch),
-      logits: batch.map(({ p, row0 }) => row0 + T - 1 - p),
+      logits: batch.map(({ p, row0 }) => row0 + T - 1 - p), nll: false,
     });
     start.destroy();
     pairsBuf.destroy();

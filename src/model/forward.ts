@@ -49,6 +49,8 @@ export interface ForwardRequest {
   stopAfterLayer?: number;
   /** false: skip the final LayerNorm's unembedding (nll and logits empty; ln_final hooks still run). */
   unembed?: boolean;
+  /** false (with a `logits` row list): no loss — only those rows are unembedded (patching reads one position). */
+  nll?: boolean;
 }
 
 export interface CapturedHook {
@@ -306,7 +308,15 @@ export class Transformer {
     if (lastLayer === spec.nLayers - 1) {
       kernels.layernorm(resid, weights.lnFinal.gamma, weights.lnFinal.beta, ln, stats, N, d, spec.eps);
       site('ln_final.hook_normalized', spec.nLayers, ln, d);
-      if (req.unembed !== false) {
+      if (req.unembed !== false && req.nll === false && Array.isArray(req.logits)) {
+        // Only the wanted rows, gathered into a small buffer, go through the [d, V] product.
+        const rows = req.logits;
+        const picked = ws.get('ln-picked', Math.max(1, rows.length) * d);
+        const pairs = ws.upload('ln-picked-rows', Uint32Array.from(rows.flatMap((r, j) => [j, r])));
+        kernels.copyRows(picked, ln, pairs, rows.length, d);
+        const noTargets = ws.upload('ln-picked-targets', new Int32Array(Math.max(1, rows.length)).fill(-1));
+        if (rows.length) logits = (await this.unembed(picked, noTargets, rows.length, 'all', ws)).logits;
+      } else if (req.unembed !== false) {
         const result = await this.unembed(ln, targetsBuf, N, req.logits ?? 'none', ws);
         logits = result.logits;
         const nllAll = result.nll;
