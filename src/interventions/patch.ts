@@ -1,12 +1,13 @@
 // Activation patching: a hook of block l (resid_pre by default; any of plan.ts's PATCH_HOOKS) of the
 // corrupted row is replaced by the clean row's value — at one position p, or at every position
 // (positions 'all'); for hook_z optionally one head's slice at a time (perHead) — and the log-softmax
-// of the corrupted row's final-position logits is measured. Every position changes from l on (later
-// positions attend to p), so this runs as "batched-from-layer": the patches of one layer are variants
-// started from the corrupted run's cached resid_pre(l), the hook overwritten when the forward reaches it.
-// One position at a time (the default) only positions p..T−1 change: strategy "suffix-cached"
-// (suffix.ts) re-runs just those, against the corrupted run's cached keys/values for positions < p;
-// "batched-from-layer" (whole sequences) and "naive" (one full forward per patch) give the same numbers.
+// of the corrupted row's final-position logits is measured (only that position is unembedded).
+// A patch at p changes positions p..T−1 from layer l on (later positions attend to p): strategy
+// "suffix-cached" (suffix.ts, the default for one position at a time) re-runs just those rows,
+// attending to the corrupted run's cached keys/values for positions < p; "batched-from-layer" (the
+// default for every position at once) re-runs whole sequences, variants started from the corrupted
+// run's cached resid_pre(l); "naive" runs one full forward per patch. The hook is overwritten when
+// the forward reaches it; all three give the same numbers.
 //
 // Units, per layer, are (head h, position p) = h·P + p with H' = H heads (perHead) or 1 and P = T
 // positions ('each') or 1 ('all'); output logprobs [L, (H,) (T,) V] — or [.., |tokens|] when only
@@ -17,7 +18,7 @@ import { CleanRun } from './clean-run.js';
 import { logSoftmax, runVariantsFromLayer, runVariantsNaive, type VariantEditor } from './batched.js';
 import { PATCH_HOOKS, planStrategy, type PatchPlan, type Strategy } from './plan.js';
 import { runSuffixVariants, type SuffixEditor } from './suffix.js';
-import type { SweepContext, SweepRunner } from './sweeps.js';
+import { concat, type SweepContext, type SweepRunner } from './sweeps.js';
 
 function rowOf(ctx: SweepContext, row: number, flag: string): Int32Array {
   if (!Number.isInteger(row) || row < 0 || row >= ctx.B) throw new Error(`${flag}: row ${row} is out of range (the ids have rows 0..${ctx.B - 1})`);
@@ -109,10 +110,7 @@ export async function patchRunner(ctx: SweepContext, plan: PatchPlan, force?: St
         u = stop;
       }
       for (const b of sliceBuffers.splice(0)) b.destroy(); // the runs above have been read back
-      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      let off = 0;
-      for (const p of parts) { out.set(p, off); off += p.length; }
-      return [out];
+      return [concat(parts)];
     },
     dispose() {
       for (const b of sliceBuffers) b.destroy();
