@@ -3,30 +3,16 @@
 // patching of a hook (default resid_pre; --per-head for hook z) by each strategy: suffix-cached
 // (only positions ≥ p re-run against cached keys/values), batched-from-layer (whole sequences from
 // layer l), and naive (one full forward per patch) on a sample of patches, extrapolated.
-//   node dist/bench/patch.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--seq T]
+//   node dist/bench/patch.mjs [--shape gpt2-small|pythia-160m|gpt2-xl] [--layers N] [--dtype F32|F16] [--seq T]
 //     [--hook resid_pre] [--per-head] [--naive-patches K] [--model DIR] [--repeats R]
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { Gpu } from '../src/gpu/device.js';
-import { loadModel } from '../src/model/load.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
-import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { patchRunner } from '../src/interventions/patch.js';
 import { parsePatchHook, type PatchPlan, type Strategy } from '../src/interventions/plan.js';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { flag, openBenchModel } from './lib/bench-model.js';
 
-const shapeName = flag('shape', 'gpt2-small') as keyof typeof SHAPES;
-const shape: RandomModelShape = { ...SHAPES[shapeName], nLayers: Number(flag('layers', String(SHAPES[shapeName].nLayers))) };
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'plateau-bench-'));
-const modelDir = flag('model', '') || path.join(tmp, 'model');
-if (!flag('model', '')) await writeRandomCheckpoint(modelDir, shape);
-const gpu = await Gpu.create();
-const model = await loadModel(gpu, modelDir);
+const bench = await openBenchModel();
+const { gpu, model } = bench;
 const { spec } = model;
 const software = isSoftwareAdapter(gpu);
 const T = Number(flag('seq', software ? '32' : '128'));
@@ -72,7 +58,7 @@ console.log(JSON.stringify({
   bench: 'patch',
   date: new Date().toISOString(),
   adapter: gpu.describe(),
-  shape: flag('model', '') ? { model: flag('model', ''), nLayers: spec.nLayers, dModel: spec.dModel, vocab: spec.vocab } : { name: shapeName, ...shape },
+  shape: bench.shapeInfo,
   seq: T, hook: plan.hook, perHead: plan.perHead, patches: suffix.units, repeats,
   ms: { suffix_cached: suffix, batched_from_layer: batched, naive_sample: naiveSample, naive_extrapolated: Number(naiveMs.toFixed(1)) },
   ratios: {
@@ -81,6 +67,4 @@ console.log(JSON.stringify({
     naive_over_suffix_total: Number((naiveMs / total(suffix)).toFixed(1)),
   },
 }));
-model.destroy();
-gpu.destroy();
-rmSync(tmp, { recursive: true, force: true });
+bench.close();

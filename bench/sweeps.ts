@@ -18,24 +18,16 @@
 // trailing :no-exp for the diagnostic (each exp2 of the loop replaced by a max: wrong numbers, but
 // shows how much of the loop's time the exps take). The ratio to one forward is also given with the
 // fastest real variant (setup of the default run + its compute): what autotuning would give.
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { Gpu } from '../src/gpu/device.js';
-import { loadModel } from '../src/model/load.js';
+import type { Gpu } from '../src/gpu/device.js';
 import { isSoftwareAdapter } from '../src/gpu/kernels.js';
 import { Profiler } from '../src/gpu/profiler.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
 import { parsePairVariant, type ClosedFormOptions } from '../src/interventions/closed-form.js';
 import { timePairVariants } from '../src/interventions/pair-autotune.js';
-import { SHAPES, writeRandomCheckpoint, type RandomModelShape } from '../src/model/random-checkpoint.js';
 import { headAblationSweep, neuronSweep, type SweepContext, type SweepRunner } from '../src/interventions/sweeps.js';
 import { finalHeadsHaveClosedForm, type Strategy } from '../src/interventions/plan.js';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+import { flag, openBenchModel } from './lib/bench-model.js';
 
 async function timed<T>(gpu: Gpu, body: () => Promise<T>): Promise<{ ms: number; value: T }> {
   await gpu.sync();
@@ -58,18 +50,13 @@ async function timedSweep(make: () => Promise<SweepRunner>, units?: number): Pro
   return { setupMs: setup.ms, computeMs: compute.ms };
 }
 
-const shapeName = flag('shape', 'gpt2-small') as keyof typeof SHAPES;
-const shape: RandomModelShape = { ...SHAPES[shapeName], nLayers: Number(flag('layers', String(SHAPES[shapeName].nLayers))), dtype: flag('dtype', 'F32') as 'F32' | 'F16' };
 const B = Number(flag('batch', '1'));
 const T = Number(flag('seq', '64'));
 const naiveNeurons = Number(flag('naive-neurons', '2'));
 const naiveHeads = Number(flag('naive-heads', '1'));
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'plateau-bench-'));
-const modelDir = flag('model', '') || path.join(tmp, 'model');
-if (!flag('model', '')) await writeRandomCheckpoint(modelDir, shape);
-const gpu = await Gpu.create();
-const model = await loadModel(gpu, modelDir);
+const bench = await openBenchModel();
+const { gpu, model } = bench;
 const { spec } = model;
 const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % spec.vocab);
 const ctx: SweepContext = { model, ids, B, T };
@@ -176,9 +163,7 @@ console.log(JSON.stringify({
   bench: 'sweeps',
   date: new Date().toISOString(),
   adapter: gpu.describe(),
-  shape: flag('model', '')
-    ? { model: flag('model', ''), arch: spec.arch, dModel: spec.dModel, nLayers: spec.nLayers, nHeads: spec.nHeads, vocab: spec.vocab, dMlp: spec.dMlp }
-    : { name: shapeName, ...shape, dMlp: spec.dMlp },
+  shape: bench.shapeInfo,
   tokens, batch: B, seq: T,
   ms_per_token: {
     forward: perToken(forward.ms),
@@ -202,6 +187,4 @@ console.log(JSON.stringify({
     ...(finalHeads ? { heads_final_closed_form_speedup_vs_batched: Number((sweepTotal(finalHeads.batched) / sweepTotal(finalHeads.closedForm)).toFixed(2)) } : {}),
   },
 }));
-model.destroy();
-gpu.destroy();
-rmSync(tmp, { recursive: true, force: true });
+bench.close();
