@@ -31,9 +31,10 @@ for step in "$@"; do
     forward) timeout 200 /tmp/pn/node forward.mjs --models gpt2,pythia --attention tiled,simple 2>&1 | grep -v '^Warning' | tee -a $OUT/forward.jsonl | cut -c1-3000 ;;
     sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds --profile --pair-variants tiled,tiled:mixed,tiled:factor,tiled:mixed:factor,tiled:no-exp,direct 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     sweeps-pythia) timeout 240 /tmp/pn/node sweeps.mjs --shape pythia-160m --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps-pythia.jsonl ;;
+    patch) timeout 120 /tmp/pn/node patch.mjs --seq 128 --naive-patches 4 2>&1 | grep -v '^Warning' | tee -a $OUT/patch.jsonl ;;
     # Everything the open GPU targets need, in one call of under 10 minutes (issues 3 and 6); the
-    # Pythia-shaped sweep (final-layer head closed form vs batched) last, as it is optional.
-    gpu-check) bash "$0" verify sweeps-bounds forward matmul sweeps-pythia ;;
+    # Pythia-shaped sweep (final-layer head closed form vs batched) and patching last, as they are optional.
+    gpu-check) bash "$0" verify sweeps-bounds forward matmul sweeps-pythia patch ;;
     sweeps-small) timeout 200 /tmp/pn/node sweeps.mjs --batch 1 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     *) timeout 300 /tmp/pn/node $step 2>&1 | grep -v '^Warning' | tee -a $OUT/other.jsonl ;;
   esac
