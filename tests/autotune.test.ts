@@ -225,3 +225,14 @@ describe('autotune cache', () => {
     model.destroy();
   });
 });
+
+describe('memory budget sizes', () => {
+  it('parses decimal and binary units and rejects the rest', async () => {
+    const { parseByteSize } = await import('../src/gpu/memory-budget.js');
+    expect(parseByteSize('4GB', 'x')).toBe(4e9);
+    expect(parseByteSize('512MiB', 'x')).toBe(512 * 2 ** 20);
+    expect(parseByteSize('1.5G', 'x')).toBe(1.5 * 2 ** 30);
+    expect(parseByteSize('3000000000', 'x')).toBe(3e9);
+    for (const bad of ['', 'lots', '-1GB', '4 parsecs', '1000']) expect(() => parseByteSize(bad, 'FLAG'), bad).toThrow(/^FLAG: expected a size/);
+  });
+});

@@ -229,6 +229,29 @@ describe('patch granularity: --per-head, --positions all, --tokens', () => {
   });
 });
 
+describe('--memory-budget', () => {
+  const dir = fixtureDir('gpt2-tiny');
+  const ids = path.join(dir, 'reference.safetensors');
+  const run = async (extra: string[]) => {
+    const out = path.join(tempDir(), 'out.safetensors');
+    const res = await runCli(['sweep', 'neurons', '--model', dir, '--ids', ids, '--layer', '0', '--ablation', 'mean', ...extra, '--out', out]);
+    return { res, out, summary: res.code === 0 ? JSON.parse(res.stdout.trim().split('\n').pop()!) : null };
+  };
+
+  it('a small budget means smaller batches (more chunks) and the same numbers; a bad size is a clear error', async () => {
+    const roomy = await run([]);
+    const tight = await run(['--memory-budget', '1MiB']);
+    expect(tight.res.stderr).not.toMatch(/plateau:/);
+    expect(tight.summary.computedChunks).toBeGreaterThan(roomy.summary.computedChunks);
+    const a = await readTensor(roomy.out, 'dnll');
+    const b = await readTensor(tight.out, 'dnll');
+    expect(maxAbsDiff(a.data, b.data)).toBeLessThan(1e-5); // vocabulary chunks differ too: other summation order
+    const bad = await run(['--memory-budget', 'lots']);
+    expect(bad.res.code).not.toBe(0);
+    expect(bad.res.stderr).toMatch(/--memory-budget: expected a size of at least 1 MiB such as 4GB, 512MiB or 2G, got "lots"/);
+  });
+});
+
 describe('scheduling', () => {
   const dir = fixtureDir('gpt2-tiny');
   const ids = path.join(dir, 'reference.safetensors');

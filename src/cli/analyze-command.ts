@@ -11,10 +11,10 @@ import type { SplitMethod } from '../analysis/frequency.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { renderReport, loadVegaBundles } from '../report/html.js';
 import { headsCsv, neuronsCsv } from '../report/csv.js';
-import { defaultModelDir, openGpu } from './common.js';
+import { defaultModelDir, openGpu, type MemoryOptions } from './common.js';
 import { progressBar, type Progress } from './progress.js';
 
-export interface AnalyzeCommandOptions {
+export interface AnalyzeCommandOptions extends MemoryOptions {
   model?: string;
   corpus?: string[];
   out: string;
@@ -79,7 +79,7 @@ export async function analyzeCommand(opts: AnalyzeCommandOptions): Promise<void>
     vocabScope: opts.vocabScope,
     checkpoints: opts.checkpoints ? opts.checkpoints.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   };
-  const gpu = await openGpu();
+  const gpu = await openGpu(opts);
   try {
     const { results, influence } = await new Analysis(gpu, options, terminalPhase()).run();
     results.model.files = await modelFiles(modelDir);

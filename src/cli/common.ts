@@ -8,6 +8,7 @@ import type { Transformer } from '../model/forward.js';
 import { progressBar } from './progress.js';
 import { readIdsFile, type TokenBatch } from './ids.js';
 import { loadTokenizer } from '../io/tokenizer.js';
+import { parseByteSize } from '../gpu/memory-budget.js';
 
 export const DEFAULT_MODEL_NAME = 'gpt2-brown';
 
@@ -21,8 +22,14 @@ export function defaultModelDir(): string {
   throw new Error(`the embedded model weights/${DEFAULT_MODEL_NAME} was not found; pass --model DIR`);
 }
 
-export async function openGpu(profiling = false): Promise<Gpu> {
-  return Gpu.create(profiling ? { dawnFlags: ['disable-dawn-features=timestamp_quantization'] } : {});
+/** --memory-budget (bytes a batch's working buffers may take; default PLATEAU_MEMORY_BUDGET, else 4 GiB). */
+export interface MemoryOptions { memoryBudget?: string }
+
+export async function openGpu(opts: MemoryOptions = {}, profiling = false): Promise<Gpu> {
+  return Gpu.create({
+    ...(profiling ? { dawnFlags: ['disable-dawn-features=timestamp_quantization'] } : {}),
+    ...(opts.memoryBudget !== undefined ? { memoryBudget: parseByteSize(opts.memoryBudget, '--memory-budget') } : {}),
+  });
 }
 
 export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'auto' | 'f32' = 'auto'): Promise<{ model: Transformer; dir: string }> {
@@ -33,7 +40,7 @@ export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'aut
   return { model, dir: modelDir };
 }
 
-export interface InputOptions {
+export interface InputOptions extends MemoryOptions {
   ids?: string;
   /** One row per --text (equal token lengths). */
   text?: string[];

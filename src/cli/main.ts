@@ -28,6 +28,7 @@ program
   .option('--hooks <names>', 'comma-separated hook names, or "all"')
   .option('--no-logits', 'do not write the [B,T,V] logits')
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
+  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
   .requiredOption('--out <file>', 'output safetensors file')
   .action(action(runCommand));
 
@@ -44,7 +45,8 @@ function sweepOptions(cmd: Command): Command {
     .option('--work-dir <dir>', 'where chunks and the manifest live (default: OUT.parts)')
     .option('--chunk <units>', 'units per chunk (default: one device batch)')
     .option('--strategy <name>', 'force a strategy: final-layer-closed-form, batched-from-layer, single-position-cached, suffix-cached (patch), naive')
-    .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'));
+    .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
+    .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)');
 }
 
 const sweep = program.command('sweep').description('intervention sweeps (dnll per unit, batch and position)');
@@ -96,6 +98,7 @@ program
   .option('--autotune', 'first time every matmul variant on this forward\'s shapes, both attention kernels (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
+  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
   .action(action(profileCommand));
 
 program.command('analyze')
@@ -121,6 +124,7 @@ program.command('analyze')
   .addOption(new Option('--head-intervention <kind>', 'head intervention').choices(['bos', 'zero', 'mean']).default('bos'))
   .option('--permutations <n>', 'permutations of the per-head test', '1000')
   .option('--checkpoints <dirs>', 'comma-separated checkpoint folders (e.g. Pythia step0,...,step143000) for training dynamics')
+  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
   .action(action(analyzeCommand));
 
 await program.parseAsync(process.argv);

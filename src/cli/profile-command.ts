@@ -45,7 +45,7 @@ function workload(opts: ProfileCommandOptions, ctx: SweepContext): () => Promise
 export async function profileCommand(opts: ProfileCommandOptions): Promise<void> {
   const repeat = Number(opts.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${opts.repeat}: expected a positive integer`);
-  const gpu = await openGpu(true);
+  const gpu = await openGpu(opts, true);
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const batch = await readInputs(opts, dir, model);

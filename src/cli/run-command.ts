@@ -14,7 +14,7 @@ export interface RunCommandOptions extends InputOptions {
 }
 
 export async function runCommand(opts: RunCommandOptions): Promise<void> {
-  const gpu = await openGpu();
+  const gpu = await openGpu(opts);
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const hooks = resolveHooks(model.spec, opts.hooks);

@@ -57,7 +57,7 @@ async function executeSweep(
   settings: Record<string, string>,
   build: (ctx: SweepContext, model: Transformer) => Promise<SweepRunner>,
 ): Promise<void> {
-  const gpu = await openGpu();
+  const gpu = await openGpu(opts);
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const batch = await readInputs(opts, dir, model);

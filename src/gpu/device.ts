@@ -2,6 +2,7 @@
 // browser (navigator.gpu): adapter with its real limits, optional features, a pipeline cache keyed
 // by kernel + specialisation, a per-flush uniform arena, errors that name the kernel, and a clear
 // message when the device is lost or no adapter exists.
+import { memoryBudgetFromEnv } from './memory-budget.js';
 
 export interface GpuOptions {
   /** Dawn toggles for Node, e.g. 'disable-dawn-features=timestamp_quantization'. */
@@ -9,6 +10,8 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for `shader-f16` when offered (default true). */
   wantF16?: boolean;
+  /** Bytes a batch's working buffers may take (default: PLATEAU_MEMORY_BUDGET, else 4 GiB; see memory-budget.ts). */
+  memoryBudget?: number;
 }
 
 export interface AdapterSummary {
@@ -51,6 +54,8 @@ export class Gpu {
   readonly hasTimestamps: boolean;
   readonly hasSubgroups: boolean;
   readonly maxBinding: number;
+  /** Bytes a batch's working buffers may take: batch sizes respect it as well as the binding limit. */
+  memoryBudget = memoryBudgetFromEnv();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pendingDispatches = 0;
@@ -116,7 +121,7 @@ export class Gpu {
     const info = adapter.info ?? ({} as GPUAdapterInfo);
     const limits: Record<string, number> = {};
     for (const key of LIMIT_NAMES) limits[key] = (device.limits as unknown as Record<string, number>)[key];
-    return new Gpu(gpu, device, {
+    const result = new Gpu(gpu, device, {
       vendor: info.vendor ?? '',
       architecture: info.architecture ?? '',
       description: info.description ?? '',
@@ -124,6 +129,8 @@ export class Gpu {
       features: [...device.features].sort(),
       limits,
     });
+    if (options.memoryBudget !== undefined) result.memoryBudget = options.memoryBudget;
+    return result;
   }
 
   /** Short human description of the adapter. */

@@ -185,9 +185,13 @@ export class FinalLayerNeuronSweep {
     return this.sourceEdit ? this.sourceEdit.apply(code) : code;
   }
 
-  /** Neurons per tile so that per-pair state (plus the clean column) and per-neuron chunks fit one binding. */
+  /**
+   * Neurons per tile so that the per-pair state (plus the clean column) fits one binding and all
+   * per-pair buffers (state 12, pair factors 8, u·v 4, dnll 4, exact maxima 4 bytes) the memory budget.
+   */
   neuronsPerTile(): number {
-    return Math.max(1, Math.floor(this.model.gpu.maxBinding / (12 * this.rows)) - 1);
+    const { maxBinding, memoryBudget } = this.model.gpu;
+    return Math.max(1, Math.min(Math.floor(maxBinding / (12 * this.rows)), Math.floor(memoryBudget / (32 * this.rows))) - 1);
   }
 
   /**

@@ -135,15 +135,28 @@ export class Transformer {
     this.kernels = kernels ?? new Kernels(gpu);
   }
 
-  /** Largest number of rows (B·T) whose activation buffers fit one binding. */
+  /** Largest number of rows (B·T) per pass: each activation buffer fits one binding, all of them the memory budget. */
   maxRows(): number {
     const widest = Math.max(3 * this.spec.dModel, this.spec.dMlp, 2 * this.spec.dModel);
-    return Math.max(1, Math.floor(this.gpu.maxBinding / (4 * widest)));
+    const byBinding = Math.floor(this.gpu.maxBinding / (4 * widest));
+    return Math.max(1, Math.min(byBinding, Math.floor(this.gpu.memoryBudget / this.bytesPerRow())));
   }
 
-  /** Vocabulary columns processed per logits chunk for `rows` rows. */
+  /**
+   * GPU bytes one row takes in a pass: the block's activations (Workspace.blockActivations), a copy
+   * of its starting residual (runs from a cached layer) and a quarter of the budget's share for the
+   * logits chunk (vocabChunk keeps that chunk within a quarter of the budget).
+   */
+  bytesPerRow(): number {
+    const { dModel: d, dMlp: m } = this.spec;
+    const rotary = this.spec.positional === 'rotary' ? 2 * d : 0;
+    return Math.ceil((4 * (8 * d + 2 * m + rotary + 2) + 4 * d) / 0.75);
+  }
+
+  /** Vocabulary columns processed per logits chunk for `rows` rows (within one binding and a quarter of the memory budget). */
   vocabChunk(rows: number): number {
-    return Math.max(1, Math.min(this.spec.vocab, this.vocabChunkCap, Math.floor(this.gpu.maxBinding / (4 * rows))));
+    const bytes = Math.min(this.gpu.maxBinding, this.gpu.memoryBudget / 4);
+    return Math.max(1, Math.min(this.spec.vocab, this.vocabChunkCap, Math.floor(bytes / (4 * rows))));
   }
 
   workspaceFor(rows: number): Workspace {
