@@ -186,9 +186,9 @@ describe('plateau profile', () => {
     expect(bad.stderr).toMatch(/--repeat 0: expected a positive integer/);
   });
 
-  it('--sweep profiles whole sweeps: the closed form\'s and the single-position kernels appear', async () => {
+  it('--sweep profiles whole sweeps: the closed form\'s, the single-position and the cached-rows kernels appear', async () => {
     const ids = path.join(fixtureDir('pythia-tiny'), 'reference.safetensors');
-    for (const [sweep, kernel] of [['neurons', 'neuron-closed-form-pair_lse_update'], ['heads-bos', 'single-position-redirect-z']]) {
+    for (const [sweep, kernel] of [['neurons', 'neuron-closed-form-pair_lse_update'], ['heads-bos', 'single-position-redirect-z'], ['patch', 'single-position-cached_attention']]) {
       const res = await runCli(['profile', '--model', fixtureDir('pythia-tiny'), '--ids', ids, '--repeat', '1', '--sweep', sweep]);
       expect(res.stderr).not.toMatch(/plateau:/);
       expect(res.code).toBe(0);

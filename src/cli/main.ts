@@ -94,7 +94,7 @@ program
   .option('--repeat <n>', 'profiled forward passes', '3')
   .option('--trace <file>', 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)')
   .option('--json <file>', 'write the per-kernel report as JSON')
-  .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward: neurons or heads (mean ablation), heads-bos').choices(['neurons', 'heads', 'heads-bos']))
+  .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward: neurons or heads (mean ablation), heads-bos; or patch (resid_pre, rows 0 → 1)').choices(['neurons', 'heads', 'heads-bos', 'patch']))
   .option('--autotune', 'first time every matmul variant on this forward\'s shapes, both attention kernels (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))

@@ -9,6 +9,7 @@ import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '.
 import type { MatmulArgs } from '../gpu/kernels.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
+import { patchRunner } from '../interventions/patch.js';
 import { autotunePairLoop } from '../interventions/pair-autotune.js';
 import { autotuneAttention } from '../model/attention-autotune.js';
 import { formatPairVariant, pairVariantFor } from '../interventions/closed-form.js';
@@ -21,17 +22,20 @@ export interface ProfileCommandOptions extends InputOptions {
   timer: 'auto' | 'cpu';
   weights: 'auto' | 'f32';
   autotune?: boolean;
-  sweep?: 'neurons' | 'heads' | 'heads-bos';
+  sweep?: 'neurons' | 'heads' | 'heads-bos' | 'patch';
 }
 
-/** The profiled work: a forward pass, or a whole sweep (clean run included) of the last layer. */
+/** The profiled work: a forward pass, a whole sweep (clean run included) of the last layer, or resid_pre patching of rows 0 → 1 (every layer and position). */
 function workload(opts: ProfileCommandOptions, ctx: SweepContext): () => Promise<unknown> {
   const { model, ids, B, T } = ctx;
   const last = model.spec.nLayers - 1;
   if (!opts.sweep) return () => runSequences(model, ids, B, T);
+  if (opts.sweep === 'patch' && B < 2) throw new Error('--sweep patch: patches row 1 from row 0, so --ids needs two or more rows (or repeat --text)');
   const make = opts.sweep === 'neurons'
     ? () => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' })
-    : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: opts.sweep === 'heads' ? 'mean' : 'bos' });
+    : opts.sweep === 'patch'
+      ? () => patchRunner(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1 })
+      : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: opts.sweep === 'heads' ? 'mean' : 'bos' });
   return async () => {
     const runner = await make();
     try {
