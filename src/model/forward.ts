@@ -143,9 +143,9 @@ export class Transformer {
   }
 
   /**
-   * GPU bytes one row takes in a pass: the block's activations (Workspace.blockActivations), a copy
-   * of its starting residual (runs from a cached layer) and a quarter of the budget's share for the
-   * logits chunk (vocabChunk keeps that chunk within a quarter of the budget).
+   * Budget bytes one row of a pass counts for: the block's activations (Workspace.blockActivations)
+   * and a copy of its starting residual (runs from a cached layer), over 0.75 — rows get three
+   * quarters of the budget, the logits chunk the last quarter (vocabChunk).
    */
   bytesPerRow(): number {
     const { dModel: d, dMlp: m } = this.spec;
