@@ -120,3 +120,32 @@ describe('head routing (analysis) measures the plateau neurons for every interve
     }
   });
 });
+
+describe('memory budget', () => {
+  it('a tight budget splits the closed form into small neuron tiles and the batched path into small batches: the same numbers', async () => {
+    const m = await model('gpt2-tiny');
+    const ref = await readReference('gpt2-tiny');
+    onTestFinished(() => ref.file.close());
+    const ctx = { model: m, ids: ref.ids, B: ref.B, T: ref.T };
+    const roomy = await neuronSweep(ctx, { kind: 'neurons', layer: 2, ablation: 'mean' });
+    const roomyTile = roomy.chunkUnits;
+    const [a] = await runAll(roomy);
+    const budget = m.gpu.memoryBudget;
+    m.gpu.memoryBudget = 32 * ref.B * ref.T * 9; // 8 neurons per closed-form tile
+    try {
+      const tight = await neuronSweep(ctx, { kind: 'neurons', layer: 2, ablation: 'mean' });
+      expect(tight.chunkUnits).toBe(8);
+      expect(roomyTile).toBeGreaterThan(8);
+      const [b] = await runAll(tight);
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-5); // smaller vocabulary chunks too: another summation order
+      expect(m.maxRows()).toBeLessThan(ref.B * ref.T); // one sequence at a time (above the budget: one variant always runs)
+      const [c] = await runAll(await neuronSweep(ctx, { kind: 'neurons', layer: 1, ablation: 'mean', neurons: [0, 1, 2] }));
+      m.gpu.memoryBudget = budget;
+      const [d] = await runAll(await neuronSweep(ctx, { kind: 'neurons', layer: 1, ablation: 'mean', neurons: [0, 1, 2] }));
+      expect(maxAbsDiff(c, d)).toBeLessThan(1e-5);
+    } finally {
+      m.gpu.memoryBudget = budget;
+    }
+    expect(maxAbsDiff(a, await ref.file.readF32('sweep.neurons.mean.L2.dnll'))).toBeLessThan(tolerance('gpt2-tiny', 'sweep.neurons.mean.L2.dnll'));
+  });
+});
