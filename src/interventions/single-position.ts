@@ -7,7 +7,6 @@
 //   batched-from-layer — every position t is a variant copy of the batch, started at layer l;
 //   naive — one full forward pass per (layer, head, position).
 import type { Transformer } from '../model/forward.js';
-import { Workspace } from '../model/forward.js';
 import { rowGrid } from '../gpu/kernels.js';
 import { CleanRun } from './clean-run.js';
 import type { HeadSweepPlan, Strategy } from './plan.js';
@@ -126,21 +125,25 @@ export class BosRedirectSweep {
     return this.assemble(heads, (k, b, t) => nll[at(k, b, t)], post && plan.watch ? (k, b, t, w) => post[at(k, b, t) * m + plan.watch!.neurons[w]] : null);
   }
 
-  /** single-position-cached: every (head, sequence, position) is one row re-run from `layer`. */
+  /**
+   * single-position-cached: every (head, sequence, position) is one row re-run from `layer` by the
+   * forward's cached rows (position t attends to the clean run's keys/values before t and its own
+   * at t); at the intervention layer z is the clean run's with head h redirected to position 0.
+   */
   private async cachedRows(layer: number, heads: number[]) {
     const { model, clean, plan } = this;
-    const { gpu, spec, kernels, weights } = model;
+    const { gpu, spec, kernels } = model;
     const { B, T, ids } = this.ctx;
     const N = B * T;
     const R = heads.length * N;
     const d = spec.dModel;
-    const ws = new Workspace(gpu, R);
     const rowInfo = new Uint32Array(R * 2);
     const rowInfo4 = new Uint32Array(R * 4);
     const headOf = new Uint32Array(R);
     const pairs = new Uint32Array(R * 2);
     const targets = new Int32Array(R);
     const positions = new Uint32Array(R);
+    const rowIds = new Int32Array(R);
     for (let k = 0; k < heads.length; k++) {
       for (let n = 0; n < N; n++) {
         const r = k * N + n;
@@ -152,100 +155,46 @@ export class BosRedirectSweep {
         pairs.set([r, n], 2 * r);
         targets[r] = t < T - 1 ? ids[n + 1] : -1;
         positions[r] = t;
+        rowIds[r] = ids[n];
       }
     }
-    const rowInfoBuf = ws.upload('rowInfo', rowInfo);
-    const rowInfo4Buf = ws.upload('rowInfo4', rowInfo4);
-    const headsBuf = ws.upload('heads', headOf);
-    const pairsBuf = ws.upload('pairs', pairs);
-    const targetsBuf = ws.upload('targets', targets);
-    const positionsBuf = ws.upload('positions', positions);
-
-    const { resid, ln, stats, z, attnOut, mlpOut, qkv, qkRot, pre, post } = ws.blockActivations(spec, R);
+    const temporaries = [gpu.upload('bos:rowInfo', rowInfo), gpu.upload('bos:heads', headOf), gpu.upload('bos:pairs', pairs), gpu.createBuffer('bos:resid', R * d * 4)];
+    const [rowInfoBuf, headsBuf, pairsBuf, start] = temporaries;
+    kernels.copyRows(start, clean.buffer(`blocks.${layer}.hook_resid_pre`), pairsBuf, R, d);
     const DH = Math.ceil(spec.dHead / 4) * 4;
-    const pipeline = (entry: string) => gpu.pipeline(`single-position-${entry}-dh${DH}`, () => source.replace('/*DH*/64u', `${DH}u`), entry);
-    const params = (ldQK: number, qBase: number, kBase: number, headStrideQK: number) => ({
-      words: [R, spec.nHeads, spec.dHead, ldQK, 3 * d, qBase, kBase, spec.qkv.vBase, headStrideQK, spec.qkv.headStride, 1 / Math.sqrt(spec.dHead), d],
-      floatMask: [false, false, false, false, false, false, false, false, false, false, true, false],
-      binding: 6,
-    });
-    let watchPost: Float32Array | null = null;
-    const mlp = (l: number) => {
-      const w = weights.layers[l];
-      model.linear(ln, w.mlpIn, pre, R);
-      kernels.gelu(spec.gelu, pre, post, R * spec.dMlp);
-      model.linear(post, w.mlpOut, mlpOut, R);
-    };
-    const readWatch = async (l: number) => {
-      if (plan.watch && plan.watch.layer === l) watchPost = await gpu.readF32(post, 0, R * spec.dMlp);
-    };
-
-    // Intervention layer: z with the redirected head, then the rest of the block for these rows.
+    const redirect = gpu.pipeline(`single-position-redirect_z-dh${DH}`, () => source.replace('/*DH*/64u', `${DH}u`), 'redirect_z');
+    const watchHook = plan.watch ? `blocks.${plan.watch.layer}.mlp.hook_post` : null;
     const [gy, gz] = rowGrid(R);
-    gpu.dispatch('single-position-redirect-z', pipeline('redirect_z'),
-      [clean.buffer(`blocks.${layer}.attn.hook_z`), clean.buffer(`blocks.${layer}.qkv`), null, null, null, null, null, rowInfoBuf, headsBuf, z],
-      [Math.ceil(d / 64), gy, gz], params(3 * d, 0, 0, 0));
-    const wl = weights.layers[layer];
-    model.linear(z, wl.attnOut, attnOut, R);
-    kernels.copyRows(resid, clean.buffer(`blocks.${layer}.hook_resid_pre`), pairsBuf, R, d);
-    kernels.addInPlace(resid, attnOut, R * d);
-    if (spec.parallelResidual) {
-      kernels.copyRows(mlpOut, clean.buffer(`blocks.${layer}.hook_mlp_out`), pairsBuf, R, d);
-      kernels.addInPlace(resid, mlpOut, R * d);
-    } else {
-      kernels.layernorm(resid, wl.ln2.gamma, wl.ln2.beta, ln, stats, R, d, spec.eps);
-      mlp(layer);
-      await readWatch(layer);
-      kernels.addInPlace(resid, mlpOut, R * d);
-    }
-
-    for (let l = layer + 1; l < spec.nLayers; l++) {
-      const w = weights.layers[l];
-      kernels.layernorm(resid, w.ln1.gamma, w.ln1.beta, ln, stats, R, d, spec.eps);
-      model.linear(ln, w.qkv, qkv, R);
-      let qkNew = qkv;
-      let qkLayout = { ld: 3 * d, qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, headStride: spec.qkv.headStride };
-      if (qkRot && weights.rotaryTable) {
-        kernels.rotary({ qkv, cosSin: weights.rotaryTable, positions: positionsBuf, out: qkRot, rows: R, H: spec.nHeads, dh: spec.dHead, rot: spec.rotaryDims, ldQKV: 3 * d, qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, headStride: spec.qkv.headStride });
-        qkNew = qkRot;
-        qkLayout = { ld: 2 * d, qBase: 0, kBase: d, headStride: spec.dHead };
-      }
-      kernels.cachedAttention({
-        qkNew, vNew: qkv, qkCache: clean.buffer(`blocks.${l}.qk_attn`), vCache: clean.buffer(`blocks.${l}.qkv`), rowInfo4: rowInfo4Buf, z,
-        rows: R, H: spec.nHeads, dh: spec.dHead, ldQK: qkLayout.ld, qBase: qkLayout.qBase, kBase: qkLayout.kBase, headStrideQK: qkLayout.headStride,
-        ldV: 3 * d, vBase: spec.qkv.vBase, headStrideV: spec.qkv.headStride, keys: heads.length * B * (T * (T + 1)) / 2,
-      });
-      model.linear(z, w.attnOut, attnOut, R);
-      if (spec.parallelResidual) {
-        kernels.layernorm(resid, w.ln2.gamma, w.ln2.beta, ln, stats, R, d, spec.eps);
-        mlp(l);
-        await readWatch(l);
-        kernels.addInPlace(resid, attnOut, R * d);
-        kernels.addInPlace(resid, mlpOut, R * d);
-      } else {
-        kernels.addInPlace(resid, attnOut, R * d);
-        kernels.layernorm(resid, w.ln2.gamma, w.ln2.beta, ln, stats, R, d, spec.eps);
-        mlp(l);
-        await readWatch(l);
-        kernels.addInPlace(resid, mlpOut, R * d);
-      }
-    }
-    kernels.layernorm(resid, weights.lnFinal.gamma, weights.lnFinal.beta, ln, stats, R, d, spec.eps);
-    const { nll } = await model.unembed(ln, targetsBuf, R, 'none', ws);
-    ws.destroy();
+    const result = await model.forward({
+      ids: rowIds, batch: R, seq: 1, positions, targets, start: { layer, resid: start },
+      cache: { rowInfo4, keys: heads.length * B * (T * (T + 1)) / 2, qk: (l) => clean.buffer(`blocks.${l}.qk_attn`), v: (l) => clean.buffer(`blocks.${l}.qkv`) },
+      hooks: watchHook && plan.watch!.layer >= layer ? [watchHook] : [],
+      // At the intervention layer z comes from the clean cache, head h reading only position 0's value vector.
+      zAt: {
+        layer,
+        write: (z) => gpu.dispatch('single-position-redirect-z', redirect,
+          [clean.buffer(`blocks.${layer}.attn.hook_z`), clean.buffer(`blocks.${layer}.qkv`), null, null, null, null, null, rowInfoBuf, headsBuf, z],
+          [Math.ceil(d / 64), gy, gz], {
+            words: [R, spec.nHeads, spec.dHead, 3 * d, 3 * d, 0, 0, spec.qkv.vBase, 0, spec.qkv.headStride, 1 / Math.sqrt(spec.dHead), d],
+            floatMask: [false, false, false, false, false, false, false, false, false, false, true, false],
+            binding: 6,
+          }),
+      },
+    });
+    for (const b of temporaries) b.destroy();
 
     const m = spec.dMlp;
     const watched = plan.watch;
-    const captured = watchPost as Float32Array | null;
+    const captured = watchHook ? result.hooks.get(watchHook)?.data ?? null : null;
     let watchOf: ((k: number, b: number, t: number, w: number) => number) | null = null;
     if (watched && this.cleanWatch) {
       const cleanWatch = this.cleanWatch;
-      // The watched layer precedes the intervention (or is its parallel MLP): nothing changes there.
+      // A watched layer before the intervention is not re-run: nothing changes there.
       watchOf = captured
         ? (k, b, t, w) => captured[(k * N + b * T + t) * m + watched.neurons[w]]
         : (_k, b, t, w) => cleanWatch[(b * T + t) * m + watched.neurons[w]];
     }
-    return this.assemble(heads, (k, b, t) => nll[k * N + b * T + t], watchOf);
+    return this.assemble(heads, (k, b, t) => result.rowNll[k * N + b * T + t], watchOf);
   }
 
   destroy(): void {

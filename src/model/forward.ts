@@ -51,6 +51,13 @@ export interface ForwardRequest {
   unembed?: boolean;
   /** false (with a `logits` row list): no loss — only those rows are unembedded (patching reads one position). */
   nll?: boolean;
+  /** Next-token target of each row (−1: none) instead of the next position's id; the loss per row is then `rowNll`. */
+  targets?: Int32Array;
+  /**
+   * At this layer the caller writes hook_z ([B·T, H·dh]) itself — e.g. from a cached run, with one
+   * head's attention redirected — and ln1, q/k/v and attention are skipped (their hooks do not fire).
+   */
+  zAt?: { layer: number; write: (z: GPUBuffer) => void };
 }
 
 export interface CapturedHook {
@@ -61,6 +68,8 @@ export interface CapturedHook {
 export interface ForwardResult {
   /** [B, T−1] next-token loss. */
   nll: Float32Array;
+  /** [B·T] loss per row (0 where a row has no target); empty without the loss. */
+  rowNll: Float32Array;
   logits: Float32Array | null;
   hooks: Map<string, CapturedHook>;
   /** The final residual stream buffer (valid until the next forward of this size). */
@@ -212,7 +221,8 @@ export class Transformer {
       }
       ids[n] = id;
     }
-    for (let n = 0; n < N; n++) targets[n] = n % T < T - 1 ? ids[n + 1] : -1;
+    if (req.targets && req.targets.length !== N) throw new Error(`forward: expected ${N} targets, got ${req.targets.length}`);
+    for (let n = 0; n < N; n++) targets[n] = req.targets ? req.targets[n] : n % T < T - 1 ? ids[n + 1] : -1;
     const positions = req.positions ?? Uint32Array.from({ length: N }, (_, n) => n % T);
     for (const p of positions) if (p >= spec.nCtx) throw new Error(`forward: position ${p} exceeds the context length ${spec.nCtx}`);
     const idsBuf = ws.upload('ids', ids);
@@ -245,55 +255,59 @@ export class Transformer {
       const w = weights.layers[l];
       const b = `blocks.${l}`;
       site(`${b}.hook_resid_pre`, l, resid, d);
-      kernels.layernorm(resid, w.ln1.gamma, w.ln1.beta, ln, stats, N, d, spec.eps);
-      site(`${b}.ln1.hook_normalized`, l, ln, d);
-      this.linear(ln, w.qkv, qkv, N);
-      for (const [part, base] of [['q', spec.qkv.qBase], ['k', spec.qkv.kBase], ['v', spec.qkv.vBase]] as const) {
-        const name = `${b}.attn.hook_${part}`;
-        if (hookSet.has(name)) capture(name, qkv, N * 3 * d, (raw) => this.sliceHeads(raw, N, 3 * d, base, spec.qkv.headStride));
-      }
-      let qkSource = qkv;
-      let qk = { qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, rowStride: 3 * d, headStride: spec.qkv.headStride };
-      if (qkRot && weights.rotaryTable) {
-        kernels.rotary({ qkv, cosSin: weights.rotaryTable, positions: posBuf, out: qkRot, rows: N, H: spec.nHeads, dh: spec.dHead, rot: spec.rotaryDims, ldQKV: 3 * d, qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, headStride: spec.qkv.headStride });
-        for (const [part, base] of [['q', 0], ['k', d]] as const) {
-          const name = `${b}.attn.hook_rot_${part}`;
-          if (hookSet.has(name)) capture(name, qkRot, N * 2 * d, (raw) => this.sliceHeads(raw, N, 2 * d, base, spec.dHead));
-        }
-        qkSource = qkRot;
-        qk = { qBase: 0, kBase: d, rowStride: 2 * d, headStride: spec.dHead };
-      }
-      req.onAttentionInputs?.(l, { buffer: qkv, width: 3 * d }, { buffer: qkSource, width: qk.rowStride });
-      const patternName = `${b}.attn.hook_pattern`;
-      const scoresName = `${b}.attn.hook_attn_scores`;
-      const patternFloats = B * spec.nHeads * T * T;
-      if ((hookSet.has(patternName) || hookSet.has(scoresName)) && patternFloats * 4 > gpu.maxBinding) {
-        throw new Error(`hook_pattern for B=${B}, T=${T} needs ${patternFloats * 4} bytes, over this adapter's binding limit ${gpu.maxBinding}: use fewer sequences per batch`);
-      }
-      const pattern = hookSet.has(patternName) ? ws.get('pattern', patternFloats) : undefined;
-      const scores = hookSet.has(scoresName) ? ws.get('scores', patternFloats) : undefined;
-      const redirectTable = req.redirect?.get(l);
-      let redirect = noRedirect;
-      if (redirectTable) {
-        redirect = ws.get(`redirect-${l}`, B * 2);
-        gpu.write(redirect, redirectTable);
-      }
-      if (req.cache && rowInfo4) {
-        if (pattern || scores || redirectTable) throw new Error('forward: cached rows give no attention pattern / scores and take no redirect');
-        kernels.cachedAttention({
-          qkNew: qkSource, vNew: qkv, qkCache: req.cache.qk(l), vCache: req.cache.v(l), rowInfo4, z, rows: N, H: spec.nHeads, dh: spec.dHead,
-          ldQK: qk.rowStride, qBase: qk.qBase, kBase: qk.kBase, headStrideQK: qk.headStride, ldV: 3 * d, vBase: spec.qkv.vBase, headStrideV: spec.qkv.headStride,
-          keys: req.cache.keys,
-        });
+      if (req.zAt?.layer === l) {
+        req.zAt.write(z); // the caller provides this layer's z: ln1, q/k/v and attention are skipped
       } else {
-        kernels.attention({
-          qk: qkSource, v: qkv, z, pattern, scores, redirect, B, T, H: spec.nHeads, dh: spec.dHead,
-          qBase: qk.qBase, kBase: qk.kBase, vBase: spec.qkv.vBase, rowStrideQK: qk.rowStride, rowStrideV: 3 * d,
-          headStrideQK: qk.headStride, headStrideV: spec.qkv.headStride,
-        });
+        kernels.layernorm(resid, w.ln1.gamma, w.ln1.beta, ln, stats, N, d, spec.eps);
+        site(`${b}.ln1.hook_normalized`, l, ln, d);
+        this.linear(ln, w.qkv, qkv, N);
+        for (const [part, base] of [['q', spec.qkv.qBase], ['k', spec.qkv.kBase], ['v', spec.qkv.vBase]] as const) {
+          const name = `${b}.attn.hook_${part}`;
+          if (hookSet.has(name)) capture(name, qkv, N * 3 * d, (raw) => this.sliceHeads(raw, N, 3 * d, base, spec.qkv.headStride));
+        }
+        let qkSource = qkv;
+        let qk = { qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, rowStride: 3 * d, headStride: spec.qkv.headStride };
+        if (qkRot && weights.rotaryTable) {
+          kernels.rotary({ qkv, cosSin: weights.rotaryTable, positions: posBuf, out: qkRot, rows: N, H: spec.nHeads, dh: spec.dHead, rot: spec.rotaryDims, ldQKV: 3 * d, qBase: spec.qkv.qBase, kBase: spec.qkv.kBase, headStride: spec.qkv.headStride });
+          for (const [part, base] of [['q', 0], ['k', d]] as const) {
+            const name = `${b}.attn.hook_rot_${part}`;
+            if (hookSet.has(name)) capture(name, qkRot, N * 2 * d, (raw) => this.sliceHeads(raw, N, 2 * d, base, spec.dHead));
+          }
+          qkSource = qkRot;
+          qk = { qBase: 0, kBase: d, rowStride: 2 * d, headStride: spec.dHead };
+        }
+        req.onAttentionInputs?.(l, { buffer: qkv, width: 3 * d }, { buffer: qkSource, width: qk.rowStride });
+        const patternName = `${b}.attn.hook_pattern`;
+        const scoresName = `${b}.attn.hook_attn_scores`;
+        const patternFloats = B * spec.nHeads * T * T;
+        if ((hookSet.has(patternName) || hookSet.has(scoresName)) && patternFloats * 4 > gpu.maxBinding) {
+          throw new Error(`hook_pattern for B=${B}, T=${T} needs ${patternFloats * 4} bytes, over this adapter's binding limit ${gpu.maxBinding}: use fewer sequences per batch`);
+        }
+        const pattern = hookSet.has(patternName) ? ws.get('pattern', patternFloats) : undefined;
+        const scores = hookSet.has(scoresName) ? ws.get('scores', patternFloats) : undefined;
+        const redirectTable = req.redirect?.get(l);
+        let redirect = noRedirect;
+        if (redirectTable) {
+          redirect = ws.get(`redirect-${l}`, B * 2);
+          gpu.write(redirect, redirectTable);
+        }
+        if (req.cache && rowInfo4) {
+          if (pattern || scores || redirectTable) throw new Error('forward: cached rows give no attention pattern / scores and take no redirect');
+          kernels.cachedAttention({
+            qkNew: qkSource, vNew: qkv, qkCache: req.cache.qk(l), vCache: req.cache.v(l), rowInfo4, z, rows: N, H: spec.nHeads, dh: spec.dHead,
+            ldQK: qk.rowStride, qBase: qk.qBase, kBase: qk.kBase, headStrideQK: qk.headStride, ldV: 3 * d, vBase: spec.qkv.vBase, headStrideV: spec.qkv.headStride,
+            keys: req.cache.keys,
+          });
+        } else {
+          kernels.attention({
+            qk: qkSource, v: qkv, z, pattern, scores, redirect, B, T, H: spec.nHeads, dh: spec.dHead,
+            qBase: qk.qBase, kBase: qk.kBase, vBase: spec.qkv.vBase, rowStrideQK: qk.rowStride, rowStrideV: 3 * d,
+            headStrideQK: qk.headStride, headStrideV: spec.qkv.headStride,
+          });
+        }
+        if (scores) capture(scoresName, scores, patternFloats);
+        if (pattern) capture(patternName, pattern, patternFloats);
       }
-      if (scores) capture(scoresName, scores, patternFloats);
-      if (pattern) capture(patternName, pattern, patternFloats);
       site(`${b}.attn.hook_z`, l, z, d);
       this.linear(z, w.attnOut, attnOut, N);
       site(`${b}.hook_attn_out`, l, attnOut, d);
@@ -317,6 +331,7 @@ export class Transformer {
     }
 
     let nll = new Float32Array(0);
+    let rowNll: Float32Array = new Float32Array(0);
     let logits: Float32Array | null = null;
     if (lastLayer === spec.nLayers - 1) {
       kernels.layernorm(resid, weights.lnFinal.gamma, weights.lnFinal.beta, ln, stats, N, d, spec.eps);
@@ -332,9 +347,9 @@ export class Transformer {
       } else if (req.unembed !== false) {
         const result = await this.unembed(ln, targetsBuf, N, req.logits ?? 'none', ws);
         logits = result.logits;
-        const nllAll = result.nll;
+        rowNll = result.nll;
         nll = new Float32Array(B * (T - 1));
-        for (let bb = 0; bb < B; bb++) nll.set(nllAll.subarray(bb * T, bb * T + T - 1), bb * (T - 1));
+        for (let bb = 0; bb < B; bb++) nll.set(rowNll.subarray(bb * T, bb * T + T - 1), bb * (T - 1));
       }
     }
 
@@ -347,7 +362,7 @@ export class Transformer {
       c.staging.destroy();
       hooks.set(c.name, { shape: hookShape(spec, c.name, B, T), data: c.transform ? c.transform(raw) : raw });
     }
-    return { nll, logits, hooks, resid };
+    return { nll, rowNll, logits, hooks, resid };
   }
 
   /** [rows, width] with head h's dh values at base + h·headStride → [rows, H, dh]. */
