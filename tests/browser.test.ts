@@ -188,6 +188,7 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
     await runJobOk(session, 'patch', () => page.click('#patch-run'));
     expect(await page.evaluate(() => window.plateau.lastPatch!.shape)).toEqual([4, 4, heads.T, 2]);
     expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
+    await page.locator('#patch-chart').screenshot({ path: path.join(ARTIFACTS, 'browser-patch-head-position.png') });
     await page.selectOption('#patch-granularity', 'position');
     expect(await page.isDisabled('#patch-hook')).toBe(false);
 
