@@ -47,6 +47,12 @@ describe('plateau run: bad input gives a clear error', () => {
     expect(res2.stderr).toMatch(/sequence length 65 exceeds the model's context length 64/);
     const res3 = await runCli(['run', '--model', dir, '--ids', bad, '--out', path.join(dir, 'o.safetensors')]);
     expect(res3.stderr).toMatch(/no config\.json/);
+    // Outputs that cannot be held in memory are refused before any work, with what to change.
+    const many = path.join(dir, 'many.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(many, JSON.stringify(Array.from({ length: 90 }, () => Array.from({ length: 128 }, (_, t) => t)))));
+    const res4 = await runCli(['run', '--ids', many, '--out', path.join(dir, 'o.safetensors')]);
+    expect(res4.code).not.toBe(0);
+    expect(res4.stderr).toMatch(/output logits \[90, 128, 50257\] would take 2\.3 GB \(limit 2 GiB per tensor\): pass --no-logits/);
   });
 });
 

@@ -1,6 +1,7 @@
 // `plateau run`: one forward pass over a batch, writing logits, nll and the requested hooks.
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import { resolveHooks } from '../model/hooks.js';
+import { hookShape, resolveHooks } from '../model/hooks.js';
+import type { ModelSpec } from '../model/spec.js';
 import { runSequences } from '../model/run.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { progressBar } from './progress.js';
@@ -13,12 +14,28 @@ export interface RunCommandOptions extends InputOptions {
   weights: 'auto' | 'f32';
 }
 
+/** Largest tensor `run` writes: each is assembled in memory first. */
+const MAX_TENSOR_BYTES = 2 ** 31;
+
+/** Refuses, before any work, outputs that cannot be held in memory, naming the tensor and what to change. */
+function checkOutputSizes(spec: ModelSpec, B: number, T: number, logits: boolean, hooks: string[]): void {
+  const shapes: [string, number[]][] = [...(logits ? [['logits', [B, T, spec.vocab]] as [string, number[]]] : []), ...hooks.map((h) => [h, hookShape(spec, h, B, T)] as [string, number[]])];
+  for (const [name, shape] of shapes) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    if (bytes > MAX_TENSOR_BYTES) {
+      const hint = name === 'logits' ? 'pass --no-logits (nll is still written) or fewer rows' : 'request fewer hooks or fewer rows';
+      throw new Error(`output ${name} [${shape.join(', ')}] would take ${(bytes / 1e9).toFixed(1)} GB (limit ${MAX_TENSOR_BYTES / 2 ** 30} GiB per tensor): ${hint}`);
+    }
+  }
+}
+
 export async function runCommand(opts: RunCommandOptions): Promise<void> {
   const gpu = await openGpu(opts);
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const hooks = resolveHooks(model.spec, opts.hooks);
     const batch = await readInputs(opts, dir, model);
+    checkOutputSizes(model.spec, batch.B, batch.T, opts.logits, hooks);
     const bar = progressBar('forward', batch.B, 'seqs');
     const result = await runSequences(model, batch.ids, batch.B, batch.T, { hooks, logits: opts.logits, onProgress: (done) => bar.update(done) });
     bar.stop();
