@@ -677,7 +677,7 @@ async function runPatchFromUi(): Promise<void> {
     }
     lastPatch = { hook, granularity, cleanRow, corruptedRow, leading: runner.leadingShape, tokens, width, logprobs, answer, seconds: (performance.now() - t0) / 1000 };
     await showPatch(lastPatch, logSoftmax(cleanLast, V)[answer], logSoftmax(last(corruptedRow), V)[answer]);
-    job.done(`${runner.units} patches of ${hook} in ${lastPatch.seconds.toFixed(2)} s`);
+    job.done(`${runner.units} patches of ${hook} (${runner.strategy}) in ${lastPatch.seconds.toFixed(2)} s`);
   } catch (err) {
     if (err instanceof Cancelled) job.cancelled('Cancelled: no results');
     else job.fail(err);
