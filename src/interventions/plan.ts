@@ -101,7 +101,7 @@ export type Strategy =
   | 'naive';
 
 export function planStrategy(spec: ModelSpec, plan: InterventionPlan, force?: Strategy): Strategy {
-  if (force === 'final-layer-closed-form' && plan.kind !== 'patch' && measuresMoreThanLoss(plan)) throw new Error(LOSS_ONLY);
+  if (force === 'final-layer-closed-form' && (plan.kind === 'neurons' ? measuresMoreThanLoss(plan) : plan.kind === 'heads' && !!plan.logprobsAt?.length)) throw new Error(LOSS_ONLY);
   if (plan.kind === 'patch') return patchStrategy(plan, force);
   if (force === 'suffix-cached') throw new Error('--strategy suffix-cached applies to patching one position at a time (plateau patch)');
   if (force) return force;
@@ -127,10 +127,14 @@ export function finalHeadsHaveClosedForm(spec: ModelSpec): boolean {
   return spec.parallelResidual && spec.nHeads * spec.dHead === spec.dModel;
 }
 
-const LOSS_ONLY = '--strategy final-layer-closed-form: the closed form measures the loss only, not log-probabilities at chosen positions (--logprobs-at) or watched activations (--watch)';
+const LOSS_ONLY = '--strategy final-layer-closed-form: the closed form measures the loss only, not log-probabilities at chosen positions (--logprobs-at) or, for neurons, watched activations (--watch)';
 
-/** Whether a zero / mean / resample sweep measures more than the loss (log-probs or watched activations): then only re-runs apply. */
-export function measuresMoreThanLoss(plan: NeuronSweepPlan | HeadSweepPlan): boolean {
+/**
+ * Whether a neuron sweep measures more than the loss (log-probs, or watched activations — the
+ * ablated neuron's own among them): then only re-runs apply. (The final-layer head closed form
+ * handles watching: nothing it skips can change a watched activation.)
+ */
+export function measuresMoreThanLoss(plan: NeuronSweepPlan): boolean {
   return !!plan.logprobsAt?.length || !!plan.watch;
 }
 

@@ -5,7 +5,7 @@ import { CleanRun } from './clean-run.js';
 import { columnEditor, dnllFromRows, gatherWatched, logSoftmax, runVariantsFromLayer, runVariantsNaive, variantsPerBatch, watchHookName, type VariantEditor } from './batched.js';
 import { FinalLayerNeuronSweep } from './closed-form.js';
 import { BosRedirectSweep } from './single-position.js';
-import { headLayerStrategy, measuresMoreThanLoss, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy, type WatchedNeurons } from './plan.js';
+import { headLayerStrategy, planStrategy, resolvePositions, type HeadSweepPlan, type NeuronSweepPlan, type Strategy, type WatchedNeurons } from './plan.js';
 import { FinalLayerHeadSweep } from './final-layer-heads.js';
 
 export interface SweepContext {
@@ -102,7 +102,10 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
   const dh = spec.dHead;
   const last = spec.nLayers - 1;
   const measured = measurements(ctx, plan);
-  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force, measuresMoreThanLoss(plan)));
+  // Watching needs no re-run of the final layer's heads where they have the closed form: in
+  // parallel-residual blocks nothing after them reads their output but the unembedding, so every
+  // watched activation is unchanged (dact = 0, checked against naive).
+  const strategies = plan.layers.map((l) => headLayerStrategy(spec, l, force, !!plan.logprobsAt?.length));
   const zNames = plan.layers.map((l) => `blocks.${l}.attn.hook_z`);
   const closedFormAt = strategies.indexOf('final-layer-closed-form');
   if (plan.means && plan.means.length !== plan.layers.length) throw new Error(`head mean activations: expected one vector per layer (${plan.layers.length}), got ${plan.means.length}`);
@@ -143,7 +146,7 @@ export async function headAblationSweep(ctx: SweepContext, plan: HeadSweepPlan, 
         const edit = editors[j];
         const outs = edit
           ? await runEdited(ctx, clean, plan.layers[j], strategies[j], edit, first, stop - u, measured)
-          : [await closedForm!.run(first, stop - u)];
+          : [await closedForm!.run(first, stop - u), ...(plan.watch ? [new Float32Array((stop - u) * B * T * plan.watch.neurons.length)] : [])];
         outs.forEach((o, k) => parts[k].push(o));
         u = stop;
       }
