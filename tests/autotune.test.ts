@@ -236,3 +236,20 @@ describe('memory budget sizes', () => {
     for (const bad of ['', 'lots', '-1GB', '4 parsecs', '1000']) expect(() => parseByteSize(bad, 'FLAG'), bad).toThrow(/^FLAG: expected a size/);
   });
 });
+
+describe('finite check of read-back results', () => {
+  it('is true for finite values (±0 included) and false for NaN or ±∞ anywhere', async () => {
+    const { allFinite } = await import('../src/interventions/finite.js');
+    const values = Float32Array.from({ length: 1000 }, (_, i) => (i - 500) * 1e30);
+    values[3] = -0;
+    expect(allFinite(values)).toBe(true);
+    expect(allFinite(new Float32Array(0))).toBe(true);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, 499, 999]) {
+        const copy = Float32Array.from(values);
+        copy[at] = bad;
+        expect(allFinite(copy), `${bad} at ${at}`).toBe(false);
+      }
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { cachedChoice } from '../gpu/autotune.js';
 import type { StorageDType } from '../gpu/tensor.js';
 import type { Linear } from '../model/weights.js';
 import source from '../../shaders/neuron-closed-form.wgsl';
+import { allFinite } from './finite.js';
 
 interface Bindings { [binding: number]: GPUBuffer }
 
@@ -280,7 +281,7 @@ export class FinalLayerNeuronSweep {
     this.dispatch('pair_finalize', { 13: this.targets, 14: state, 19: dnllBuf, 22: flags }, [Math.ceil(pc / 64), gy, gz], { mc: pc });
     const raw = await gpu.readF32(dnllBuf, 0, pc * N);
     // A NaN or infinite logit shows in the Σ flag or, where the FMA exp2 hides it, in the target logit.
-    const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0 || !raw.every(Number.isFinite);
+    const tooLoose = new Uint32Array((await gpu.readF32(flags, 0, 1)).buffer)[0] !== 0 || !allFinite(raw);
     for (const b of scratch) b.destroy();
     if (tooLoose && !exact) return null;
     // With exact maxima every pair's Σ is ≥ 1 unless a logit is NaN or infinite.

@@ -16,6 +16,7 @@ import { rowGrid, withIncludes } from '../gpu/kernels.js';
 import { centerRows, centerWeightRows } from './closed-form.js';
 import { finalHeadsHaveClosedForm } from './plan.js';
 import source from '../../shaders/final-layer-heads.wgsl';
+import { allFinite } from './finite.js';
 
 export type FinalHeadsMode = 'factor' | 'direct';
 
@@ -164,7 +165,7 @@ export class FinalLayerHeadSweep {
         out[(i * B + b) * (T - 1) + t] = values[i][r] - cleanNll[r];
       }
     }
-    if (!out.every(Number.isFinite)) throw new Error(`final-layer head sweep: non-finite nll for heads ${h0}..${h0 + count - 1} (NaN or infinity in the final residual, W_O or the unembedding?)`);
+    if (!allFinite(out)) throw new Error(`final-layer head sweep: non-finite nll for heads ${h0}..${h0 + count - 1} (NaN or infinity in the final residual, W_O or the unembedding?)`);
     return out;
   }
 
