@@ -270,7 +270,12 @@ export class MatmulBench {
       try {
         for (let i = 0; i < repeats; i++) this.run(variant);
         const report = await profiler.collect();
-        for (const d of report.dispatches) samples.push((d.endNs - d.startNs) / 1e6);
+        // One sample per product (summing its dispatches, should a variant take several).
+        const perRun = report.dispatches.length / repeats;
+        for (let i = 0; i < repeats; i++) {
+          const passes = report.dispatches.slice(i * perRun, (i + 1) * perRun);
+          samples.push(passes.reduce((t, d) => t + (d.endNs - d.startNs) / 1e6, 0));
+        }
       } finally {
         profiler.detach();
       }
