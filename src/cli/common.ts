@@ -22,6 +22,17 @@ export function defaultModelDir(): string {
   throw new Error(`the embedded model weights/${DEFAULT_MODEL_NAME} was not found; pass --model DIR`);
 }
 
+/** Largest tensor a command writes: each is assembled in memory first. */
+const MAX_OUTPUT_BYTES = 2 ** 31;
+
+/** Refuses, before any work, an output tensor that cannot be held in memory, naming it and what to change. */
+export function checkOutputSize(name: string, shape: number[], hint: string): void {
+  const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+  if (bytes > MAX_OUTPUT_BYTES) {
+    throw new Error(`output ${name} [${shape.join(', ')}] would take ${(bytes / 1e9).toFixed(1)} GB (limit ${MAX_OUTPUT_BYTES / 2 ** 30} GiB per tensor): ${hint}`);
+  }
+}
+
 /** --memory-budget (bytes a batch's working buffers may take; default PLATEAU_MEMORY_BUDGET, else 4 GiB). */
 export interface MemoryOptions { memoryBudget?: string }
 

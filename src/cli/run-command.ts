@@ -3,7 +3,7 @@ import { writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { hookShape, resolveHooks } from '../model/hooks.js';
 import type { ModelSpec } from '../model/spec.js';
 import { runSequences } from '../model/run.js';
-import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+import { checkOutputSize, openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { progressBar } from './progress.js';
 
 export interface RunCommandOptions extends InputOptions {
@@ -14,19 +14,10 @@ export interface RunCommandOptions extends InputOptions {
   weights: 'auto' | 'f32';
 }
 
-/** Largest tensor `run` writes: each is assembled in memory first. */
-const MAX_TENSOR_BYTES = 2 ** 31;
-
-/** Refuses, before any work, outputs that cannot be held in memory, naming the tensor and what to change. */
+/** Refuses, before any work, logits or hooks that cannot be held in memory. */
 function checkOutputSizes(spec: ModelSpec, B: number, T: number, logits: boolean, hooks: string[]): void {
-  const shapes: [string, number[]][] = [...(logits ? [['logits', [B, T, spec.vocab]] as [string, number[]]] : []), ...hooks.map((h) => [h, hookShape(spec, h, B, T)] as [string, number[]])];
-  for (const [name, shape] of shapes) {
-    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    if (bytes > MAX_TENSOR_BYTES) {
-      const hint = name === 'logits' ? 'pass --no-logits (nll is still written) or fewer rows' : 'request fewer hooks or fewer rows';
-      throw new Error(`output ${name} [${shape.join(', ')}] would take ${(bytes / 1e9).toFixed(1)} GB (limit ${MAX_TENSOR_BYTES / 2 ** 30} GiB per tensor): ${hint}`);
-    }
-  }
+  if (logits) checkOutputSize('logits', [B, T, spec.vocab], 'pass --no-logits (nll is still written) or fewer rows');
+  for (const h of hooks) checkOutputSize(h, hookShape(spec, h, B, T), 'request fewer hooks or fewer rows');
 }
 
 export async function runCommand(opts: RunCommandOptions): Promise<void> {

@@ -10,7 +10,7 @@ import { patchRunner } from '../interventions/patch.js';
 import { parseLayer, parseLayers, parseNeurons, parsePatchHook, parseTokenList, parseWatch, type Strategy } from '../interventions/plan.js';
 import { assembleSweep, mergeShards, parseShard, runSweep, type SweepJob } from '../interventions/scheduler.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
+import { checkOutputSize, openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { readIdsFile, type TokenBatch } from './ids.js';
 import { progressBar } from './progress.js';
 import { populationMeans } from '../interventions/means.js';
@@ -48,9 +48,6 @@ function idsFingerprint(ids: Int32Array, B: number, T: number): string {
   return createHash('sha256').update(`${B}x${T}:`).update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 24);
 }
 
-/** Largest output tensor a sweep may write (it is assembled in memory before writing). */
-const MAX_OUTPUT_BYTES = 2 ** 31;
-
 async function executeSweep(
   opts: SweepCommonOptions,
   kind: string,
@@ -64,12 +61,11 @@ async function executeSweep(
     const ctx: SweepContext = { model, ids: batch.ids, B: batch.B, T: batch.T };
     const runner = await build(ctx, model);
     // The result is assembled in memory: refuse outputs that cannot be (e.g. --logprobs-at over every neuron).
-    for (const o of runner.outputs) {
-      const bytes = 4 * runner.units * o.unitShape.reduce((a, b) => a * b, 1);
-      if (bytes > MAX_OUTPUT_BYTES) {
-        runner.dispose();
-        throw new Error(`output ${o.name} [${[...runner.leadingShape, ...o.unitShape].join(', ')}] would take ${(bytes / 1e9).toFixed(1)} GB (limit ${MAX_OUTPUT_BYTES / 2 ** 30} GiB): sweep fewer units (--neurons, --layers), rows or --logprobs-at positions`);
-      }
+    try {
+      for (const o of runner.outputs) checkOutputSize(o.name, [...runner.leadingShape, ...o.unitShape], 'sweep fewer units (--neurons, --layers), rows or --logprobs-at positions');
+    } catch (err) {
+      runner.dispose();
+      throw err;
     }
     const job: SweepJob = {
       kind, units: runner.units, leadingShape: runner.leadingShape, outputs: runner.outputs,

@@ -9,6 +9,7 @@
 import type { Transformer } from '../model/forward.js';
 import { rowGrid } from '../gpu/kernels.js';
 import { CleanRun } from './clean-run.js';
+import { forwardCachedRows, type CachedRows } from './suffix.js';
 import type { HeadSweepPlan, Strategy } from './plan.js';
 import type { SweepContext } from './sweeps.js';
 import source from '../../shaders/single-position.wgsl';
@@ -132,42 +133,36 @@ export class BosRedirectSweep {
    */
   private async cachedRows(layer: number, heads: number[]) {
     const { model, clean, plan } = this;
-    const { gpu, spec, kernels } = model;
+    const { gpu, spec } = model;
     const { B, T, ids } = this.ctx;
     const N = B * T;
     const R = heads.length * N;
     const d = spec.dModel;
     const rowInfo = new Uint32Array(R * 2);
-    const rowInfo4 = new Uint32Array(R * 4);
     const headOf = new Uint32Array(R);
-    const pairs = new Uint32Array(R * 2);
     const targets = new Int32Array(R);
-    const positions = new Uint32Array(R);
-    const rowIds = new Int32Array(R);
+    const rows: CachedRows = { ids: new Int32Array(R), rowInfo4: new Uint32Array(R * 4), sources: new Uint32Array(R) };
     for (let k = 0; k < heads.length; k++) {
       for (let n = 0; n < N; n++) {
         const r = k * N + n;
         const b = Math.floor(n / T);
         const t = n % T;
         rowInfo.set([b * T, t], 2 * r);
-        rowInfo4.set([b * T, t, t, r], 4 * r); // keys before t from the cache, key t its own
+        rows.rowInfo4.set([b * T, t, t, r], 4 * r); // keys before t from the cache, key t its own
+        rows.ids[r] = ids[n];
+        rows.sources[r] = n;
         headOf[r] = heads[k];
-        pairs.set([r, n], 2 * r);
         targets[r] = t < T - 1 ? ids[n + 1] : -1;
-        positions[r] = t;
-        rowIds[r] = ids[n];
       }
     }
-    const temporaries = [gpu.upload('bos:rowInfo', rowInfo), gpu.upload('bos:heads', headOf), gpu.upload('bos:pairs', pairs), gpu.createBuffer('bos:resid', R * d * 4)];
-    const [rowInfoBuf, headsBuf, pairsBuf, start] = temporaries;
-    kernels.copyRows(start, clean.buffer(`blocks.${layer}.hook_resid_pre`), pairsBuf, R, d);
+    const temporaries = [gpu.upload('bos:rowInfo', rowInfo), gpu.upload('bos:heads', headOf)];
+    const [rowInfoBuf, headsBuf] = temporaries;
     const DH = Math.ceil(spec.dHead / 4) * 4;
     const redirect = gpu.pipeline(`single-position-redirect_z-dh${DH}`, () => source.replace('/*DH*/64u', `${DH}u`), 'redirect_z');
     const watchHook = plan.watch ? `blocks.${plan.watch.layer}.mlp.hook_post` : null;
     const [gy, gz] = rowGrid(R);
-    const result = await model.forward({
-      ids: rowIds, batch: R, seq: 1, positions, targets, start: { layer, resid: start },
-      cache: { rowInfo4, keys: heads.length * B * (T * (T + 1)) / 2, qk: (l) => clean.buffer(`blocks.${l}.qk_attn`), v: (l) => clean.buffer(`blocks.${l}.qkv`) },
+    const result = await forwardCachedRows(model, clean, layer, rows, {
+      targets,
       hooks: watchHook && plan.watch!.layer >= layer ? [watchHook] : [],
       // At the intervention layer z comes from the clean cache, head h reading only position 0's value vector.
       zAt: {
