@@ -33,8 +33,11 @@
 //   attention out and MLP down) gives 13 × 8 = 104 workgroups of 128 × 128 (under one wave) but
 //   25 × 8 = 200 of 128 × 64; N = 6400 gives 400 (3.03 waves, a near-empty fourth) vs 800; at
 //   M = 256 the counts are a quarter. Which is faster per adapter and shape is autotune's call.
-// Dispatch: (ceil(N / BN), ceil(M / 128), 1).
-struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32 }
+// Entry points: main (data-parallel, one workgroup per tile; dispatch (ceil(N / BN), ceil(M / 128), 1));
+//   main_streamk + main_fixup (the '-sk' variants, see "stream-K" below; binding 5 holds partial sums).
+// The four last fields are read by the stream-K entry points only (zeros for main).
+struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32,
+  tilesN: u32, skGrid: u32, skQ: u32, skR: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 //#weight4 w 1
@@ -95,14 +98,10 @@ fn store_y(r: u32, c0: u32, v: vec4<f32>) {
   }
 }
 
-@compute @workgroup_size(TX, 16, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
-  let rowBase = wg.y * BM;
-  let colBase = wg.x * BN;
-
+// acc[2i + h]: row 4ty + i (i < 4) or 64 + 4ty + i - 4, columns 4tx.. (h = 0) or BN/2 + 4tx.. (h = 1)
+// of the tile at (rowBase, colBase), summed over the K-steps s0 .. s1 - 1 (s0 < s1 ≤ nSteps; every
+// argument but tid, tx, ty uniform across the workgroup: the loop holds barriers).
+fn tile_steps(tid: u32, tx: u32, ty: u32, rowBase: u32, colBase: u32, s0: u32, s1: u32) -> array<vec4<f32>, 16> {
   // Loader roles for X (transposed into As): quad lq (k = 4lq..4lq+3) of row lr, and with XL = 2
   // (NT = 128, so lq = 0) also quad 1 of the same row; a warp: 32 consecutive rows, one quad.
   let lr = tid & 127u;
@@ -133,34 +132,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     wStep = BK / 4u;
   }
 
-  // Prologue: K-step 0 into buffer 0.
+  // Prologue: K-step s0 into buffer 0.
   var xv0 = vec4<f32>(0.0);
   var xv1 = vec4<f32>(0.0); // only with XL = 2
   var wv = vec4<f32>(0.0);
-  if (xOk && 4u * lq < p.K) { xv0 = x[xBase]; }
-  if (XL == 2u && xOk && 4u < p.K) { xv1 = x[xBase + 1u]; }
-  if (wOk && wk < p.K) { wv = load_w4(wBase); }
+  let kFirst = s0 * BK;
+  let xFirst = xBase + s0 * (BK / 4u);
+  if (xOk && kFirst + 4u * lq < p.K) { xv0 = x[xFirst]; }
+  if (XL == 2u && xOk && kFirst + 4u < p.K) { xv1 = x[xFirst + 1u]; }
+  if (wOk && kFirst + wk < p.K) { wv = load_w4(wBase + s0 * wStep); }
   store_tiles(0u, lr, lq, wk, wi, xv0, xv1, wv);
   workgroupBarrier();
 
-  // acc[2i + h]: row 4ty + i (i < 4) or 64 + 4ty + i - 4, columns 4tx.. (h = 0) or BN/2 + 4tx.. (h = 1).
   var acc = array<vec4<f32>, 16>();
-  let nSteps = (p.K + BK - 1u) / BK;
-  for (var t = 0u; t < nSteps; t += 2u) {
+  let nLocal = s1 - s0;
+  for (var t = 0u; t < nLocal; t += 2u) {
     for (var b = 0u; b < 2u; b++) {
-      let s = t + b; // K-step s lives in buffer b = s % 2
-      if (s >= nSteps) { break; }
-      let hasNext = s + 1u < nSteps;
-      // Register prefetch of step s + 1 (zeros beyond the edges).
+      let r = t + b; // local step r (K-step s0 + r) lives in buffer b = r % 2
+      if (r >= nLocal) { break; }
+      let hasNext = r + 1u < nLocal;
+      // Register prefetch of the next step (zeros beyond the edges).
       xv0 = vec4<f32>(0.0);
       xv1 = vec4<f32>(0.0);
       wv = vec4<f32>(0.0);
       if (hasNext) {
-        let k0 = (s + 1u) * BK;
-        let xNext = xBase + (s + 1u) * (BK / 4u);
+        let s = s0 + r + 1u;
+        let k0 = s * BK;
+        let xNext = xBase + s * (BK / 4u);
         if (xOk && k0 + 4u * lq < p.K) { xv0 = x[xNext]; }
         if (XL == 2u && xOk && k0 + 4u < p.K) { xv1 = x[xNext + 1u]; }
-        if (wOk && k0 + wk < p.K) { wv = load_w4(wBase + (s + 1u) * wStep); }
+        if (wOk && k0 + wk < p.K) { wv = load_w4(wBase + s * wStep); }
       }
       for (var k = 0u; k < BK; k++) {
         let a0 = As[b][k][ty];
@@ -184,13 +185,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         acc[14] = fma(vec4<f32>(a1.w), b0, acc[14]);
         acc[15] = fma(vec4<f32>(a1.w), b1, acc[15]);
       }
-      // Buffer 1 - b was last read in step s - 1, which every invocation finished before the
+      // Buffer 1 - b was last read in the step before, which every invocation finished before the
       // barrier that ended it.
       if (hasNext) { store_tiles(1u - b, lr, lq, wk, wi, xv0, xv1, wv); }
       workgroupBarrier();
     }
   }
+  return acc;
+}
 
+// Writes invocation (tx, ty)'s 16 vec4 of the tile at (rowBase, colBase) to Y (+ bias).
+fn store_tile(tx: u32, ty: u32, rowBase: u32, colBase: u32, acc: array<vec4<f32>, 16>) {
   let r0 = rowBase + 4u * ty;
   let r1 = rowBase + 64u + 4u * ty;
   let c0 = colBase + 4u * tx;
@@ -211,4 +216,99 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   store_y(r1 + 2u, c1, acc[13]);
   store_y(r1 + 3u, c0, acc[14]);
   store_y(r1 + 3u, c1, acc[15]);
+}
+
+// Data-parallel: one workgroup per output tile, all of K. Dispatch (ceil(N / BN), ceil(M / BM), 1).
+@compute @workgroup_size(TX, 16, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let rowBase = wg.y * BM;
+  let colBase = wg.x * BN;
+  let nSteps = (p.K + BK - 1u) / BK;
+  let acc = tile_steps(lid.y * TX + lid.x, lid.x, lid.y, rowBase, colBase, 0u, nSteps);
+  store_tile(lid.x, lid.y, rowBase, colBase, acc);
+}
+
+// ---- stream-K ('-sk' variants) ----
+// The work is tiles × nSteps units (one unit: one K-step of one tile, tiles numbered row-major with
+// p.tilesN per row), split evenly over a persistent grid of p.skGrid workgroups (about as many as
+// the GPU runs at once): workgroup g takes units [u0(g), u0(g + 1)), u0(g) = g·skQ + min(g, skR),
+// skQ = ⌊units / skGrid⌋ ≥ 1, skR = units mod skGrid. A tile whose units one workgroup owns is
+// stored directly; a tile split between workgroups is written as partial sums, at most two per
+// workgroup (slot 0: its first tile, slot 1: its last), and main_fixup adds them in workgroup order
+// (deterministic). This removes the last, nearly empty wave of the data-parallel grid (e.g. 800
+// tiles of 128 × 64 at M = 4096, N = 1600 on 132 SMs × 2).
+// partials: (2·skGrid) slots of 16·NT vec4, slot-major, then accumulator, then invocation.
+@group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
+
+fn first_unit(g: u32) -> u32 {
+  return g * p.skQ + min(g, p.skR);
+}
+
+// The workgroup whose units include unit u.
+fn unit_owner(u: u32) -> u32 {
+  let big = p.skR * (p.skQ + 1u); // the first skR workgroups own skQ + 1 units
+  if (u < big) { return u / (p.skQ + 1u); }
+  return p.skR + (u - big) / p.skQ;
+}
+
+// Dispatch (skGrid, 1, 1).
+@compute @workgroup_size(TX, 16, 1)
+fn main_streamk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let g = wg.x;
+  let tid = lid.y * TX + lid.x;
+  let nSteps = (p.K + BK - 1u) / BK;
+  let u0 = first_unit(g);
+  let u1 = first_unit(g + 1u);
+  var u = u0;
+  loop {
+    if (u >= u1) { break; }
+    let tile = u / nSteps;
+    let s0 = u - tile * nSteps;
+    let s1 = min(nSteps, s0 + (u1 - u));
+    let rowBase = (tile / p.tilesN) * BM;
+    let colBase = (tile % p.tilesN) * BN;
+    let acc = tile_steps(tid, lid.x, lid.y, rowBase, colBase, s0, s1);
+    if (s0 == 0u && s1 == nSteps) {
+      store_tile(lid.x, lid.y, rowBase, colBase, acc);
+    } else {
+      let slot = 2u * g + select(1u, 0u, u == u0);
+      let at = slot * 16u * NT + tid;
+      partials[at + 0u * NT] = acc[0];
+      partials[at + 1u * NT] = acc[1];
+      partials[at + 2u * NT] = acc[2];
+      partials[at + 3u * NT] = acc[3];
+      partials[at + 4u * NT] = acc[4];
+      partials[at + 5u * NT] = acc[5];
+      partials[at + 6u * NT] = acc[6];
+      partials[at + 7u * NT] = acc[7];
+      partials[at + 8u * NT] = acc[8];
+      partials[at + 9u * NT] = acc[9];
+      partials[at + 10u * NT] = acc[10];
+      partials[at + 11u * NT] = acc[11];
+      partials[at + 12u * NT] = acc[12];
+      partials[at + 13u * NT] = acc[13];
+      partials[at + 14u * NT] = acc[14];
+      partials[at + 15u * NT] = acc[15];
+    }
+    u += s1 - s0;
+  }
+}
+
+// Adds the partial sums of each split tile, in workgroup order. Dispatch (tilesN, tilesM, 1).
+@compute @workgroup_size(TX, 16, 1)
+fn main_fixup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let nSteps = (p.K + BK - 1u) / BK;
+  let tile = wg.y * p.tilesN + wg.x;
+  let ua = tile * nSteps;
+  let ga = unit_owner(ua);
+  let gb = unit_owner(ua + nSteps - 1u);
+  if (ga == gb) { return; } // stored by its one workgroup
+  let tid = lid.y * TX + lid.x;
+  var acc = array<vec4<f32>, 16>();
+  for (var g = ga; g <= gb; g++) {
+    // The tile is the first of every contributor but possibly ga, whose range may start earlier.
+    let slot = 2u * g + select(0u, 1u, g == ga && first_unit(ga) < ua);
+    for (var i = 0u; i < 16u; i++) { acc[i] += partials[(slot * 16u + i) * NT + tid]; }
+  }
+  store_tile(lid.x, lid.y, wg.y * BM, wg.x * BN, acc);
 }

@@ -43,56 +43,106 @@ describe.each(['register', 'shared'] as const)('matmul (%s)', (variant) => {
   }
 });
 
-describe('matmul vec4-128x64 (128×64 tiles of the vec4-128 shader)', () => {
-  // Strided W (row pitch padded by 8), offsets on X, W, Y and bias, 3 × 6 tiles of 128×64 (ragged
-  // last row and column tile) vs 3 × 3 of 128×128. Each output is the same fma chain over k in both
-  // variants, so they must agree bit for bit, and both with the float64 reference.
+/**
+ * A product with strided W (row pitch padded by 8) and offsets on X, W, Y and bias: M = 259, N = 324,
+ * K = 76 (ragged last row and column tiles, a half last K-step of 8), its float64 reference and a
+ * runner that returns one variant's dense output and the dispatches it recorded.
+ */
+async function stridedProduct(layout: 'kn' | 'nk', dtype: 'f32' | 'f16') {
+  const gpu = await testGpu();
   const M = 259, N = 324, K = 76;
+  const xOff = 4, ldX = K + 4, wOff = 8, yOff = 4, ldY = N + 4, biasOff = 2;
+  const [sK, sN] = layout === 'kn' ? [N + 8, 1] : [1, K + 8];
+  const wLen = wOff + (layout === 'kn' ? K * sK : N * sN);
+  const x = randomArray(xOff + M * ldX, 31);
+  let w = randomArray(wLen, 32);
+  const wBits = dtype === 'f16' ? f32ToF16Bits(w) : null;
+  if (wBits) w = f16BitsToF32(wBits);
+  const bias = randomArray(biasOff + N, 33);
+  const xb = gpu.upload('x', x);
+  const wb = gpu.upload('w', wBits ?? w);
+  const bb = gpu.upload('b', bias);
+  const xs = new Float32Array(M * K);
+  for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) xs[r * K + c] = x[xOff + r * ldX + c];
+  const ref = matmulRef(xs, w.subarray(wOff), M, N, K, sK, sN, bias.subarray(biasOff));
+  const args = { x: xb, w: wb, wDtype: dtype, bias: bb, biasOff, M, N, K, sK, sN, xOff, wOff, ldX, ldY, yOff };
+  const run = async (k: Kernels) => {
+    const yb = gpu.createBuffer('y', (yOff + M * ldY) * 4);
+    const seen: [string, number[]][] = [];
+    gpu.recordHook = (d) => seen.push([d.kernel, d.workgroups]);
+    try {
+      k.matmul({ ...args, y: yb });
+    } finally {
+      gpu.recordHook = null;
+    }
+    const y = await gpu.readF32(yb, 0, yOff + M * ldY);
+    yb.destroy();
+    const got = new Float32Array(M * N);
+    for (let r = 0; r < M; r++) got.set(y.subarray(yOff + r * ldY, yOff + r * ldY + N), r * N);
+    return { got, seen };
+  };
+  const destroy = () => { for (const b of [xb, wb, bb]) b.destroy(); };
+  return { gpu, M, N, K, args, ref, run, destroy };
+}
+
+describe('matmul vec4-128x64 (128×64 tiles of the vec4-128 shader)', () => {
+  // 3 × 6 tiles of 128×64 vs 3 × 3 of 128×128. Each output is the same fma chain over k in both
+  // variants, so they must agree bit for bit, and both with the float64 reference.
   for (const layout of ['kn', 'nk'] as const) {
     for (const dtype of ['f32', 'f16'] as const) {
-      it(`${M}×${K}·${K}×${N} ${layout} ${dtype}, offsets and strides: equals vec4-128 bit for bit`, async () => {
-        const gpu = await testGpu();
-        const xOff = 4, ldX = K + 4, wOff = 8, yOff = 4, ldY = N + 4, biasOff = 2;
-        const [sK, sN] = layout === 'kn' ? [N + 8, 1] : [1, K + 8];
-        const wLen = wOff + (layout === 'kn' ? K * sK : N * sN);
-        const x = randomArray(xOff + M * ldX, 31);
-        let w = randomArray(wLen, 32);
-        const wBits = dtype === 'f16' ? f32ToF16Bits(w) : null;
-        if (wBits) w = f16BitsToF32(wBits);
-        const bias = randomArray(biasOff + N, 33);
-        const xb = gpu.upload('x', x);
-        const wb = gpu.upload('w', wBits ?? w);
-        const bb = gpu.upload('b', bias);
-        const xs = new Float32Array(M * K);
-        for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) xs[r * K + c] = x[xOff + r * ldX + c];
-        const ref = matmulRef(xs, w.subarray(wOff), M, N, K, sK, sN, bias.subarray(biasOff));
+      it(`259×76·76×324 ${layout} ${dtype}, offsets and strides: equals vec4-128 bit for bit`, async () => {
+        const p = await stridedProduct(layout, dtype);
         const outs: Float32Array[] = [];
         for (const [variant, bn] of [['vec4-128x64', 64], ['vec4-128', 128]] as const) {
-          const k = new Kernels(gpu, variant);
-          const yb = gpu.createBuffer('y', (yOff + M * ldY) * 4);
-          const args = { x: xb, w: wb, wDtype: dtype, bias: bb, biasOff, y: yb, M, N, K, sK, sN, xOff, wOff, ldX, ldY, yOff };
-          expect(k.matmulVariantFor(args)).toBe(variant);
+          const k = new Kernels(p.gpu, variant);
+          expect(k.matmulVariantFor({ ...p.args, y: k.placeholder })).toBe(variant);
           expect(matmulVec4x128Source(dtype, layout, bn)).toContain(`const BN: u32 = ${bn}u;`);
-          const seen: [string, number[]][] = [];
-          gpu.recordHook = (d) => seen.push([d.kernel, d.workgroups]);
-          try {
-            k.matmul(args);
-          } finally {
-            gpu.recordHook = null;
-          }
-          expect(seen).toEqual([[`matmul-${variant}-${layout}-${dtype}`, [Math.ceil(N / bn), Math.ceil(M / 128), 1]]]);
-          const y = await gpu.readF32(yb, 0, yOff + M * ldY);
-          yb.destroy();
-          const got = new Float32Array(M * N);
-          for (let r = 0; r < M; r++) got.set(y.subarray(yOff + r * ldY, yOff + r * ldY + N), r * N);
-          expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
+          const { got, seen } = await p.run(k);
+          expect(seen).toEqual([[`matmul-${variant}-${layout}-${dtype}`, [Math.ceil(p.N / bn), Math.ceil(p.M / 128), 1]]]);
+          expect(maxAbsDiff(got, p.ref)).toBeLessThan(1e-4);
           outs.push(got);
         }
         expect(maxAbsDiff(outs[0], outs[1])).toBe(0);
-        for (const b of [xb, wb, bb]) b.destroy();
+        p.destroy();
       });
     }
   }
+});
+
+describe('matmul stream-K (vec4-128-sk, vec4-128x64-sk)', () => {
+  // 10 K-steps per tile; 9 tiles (128×128) or 18 (128×64): grids that own whole tiles (1), split
+  // tiles at uneven points (4, 7, 13), give every workgroup one unit (≥ 90 / 180: capped at the
+  // unit count, tiles split ten ways).
+  for (const layout of ['kn', 'nk'] as const) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      it(`259×76·76×324 ${layout} ${dtype}: matches the reference for every grid, bit for bit the data-parallel twin on whole tiles`, async () => {
+        const p = await stridedProduct(layout, dtype);
+        for (const [variant, twin, bn] of [['vec4-128-sk', 'vec4-128', 128], ['vec4-128x64-sk', 'vec4-128x64', 64]] as const) {
+          const tilesN = Math.ceil(p.N / bn), tilesM = Math.ceil(p.M / 128);
+          const units = tilesN * tilesM * Math.ceil(p.K / 8);
+          const dp = (await p.run(new Kernels(p.gpu, twin))).got;
+          for (const grid of [1, 4, 7, 13, 1000]) {
+            const k = new Kernels(p.gpu, { matmul: variant, streamKGrid: grid });
+            const { got, seen } = await p.run(k);
+            const key = `matmul-${variant}-${layout}-${dtype}`;
+            expect(seen).toEqual([[key, [Math.min(grid, units), 1, 1]], [`${key}-fixup`, [tilesN, tilesM, 1]]]);
+            expect(maxAbsDiff(got, p.ref), `grid ${grid}`).toBeLessThan(1e-4);
+            if (grid === 1) expect(maxAbsDiff(got, dp)).toBe(0);
+          }
+        }
+        p.destroy();
+      });
+    }
+  }
+
+  it('runs as its data-parallel twin when no grid size is known; rejects bad grid sizes', async () => {
+    const p = await stridedProduct('kn', 'f32');
+    const k = new Kernels(p.gpu, { matmul: 'vec4-128x64-sk', autotune: false });
+    expect(k.matmulVariantFor({ ...p.args, y: k.placeholder })).toBe('vec4-128x64');
+    expect(() => new Kernels(p.gpu, { streamKGrid: 0 })).toThrow(/stream-K grid 0: expected a whole number of workgroups from 1 to 1024/);
+    expect(() => new Kernels(p.gpu, { streamKGrid: 2.5 })).toThrow(/stream-K grid 2.5/);
+    p.destroy();
+  });
 });
 
 describe('layernorm', () => {

@@ -60,7 +60,7 @@ interface CacheFile {
 
 const CACHE_VERSION = 1;
 // Kept in step with kernels.ts MATMUL_VARIANTS (not imported: kernels.ts imports this module).
-const KNOWN_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'naive'];
+const KNOWN_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'vec4-128-sk', 'vec4-128x64-sk', 'naive'];
 
 
 type NodeFs = typeof import('node:fs');

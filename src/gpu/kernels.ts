@@ -3,7 +3,7 @@
 // WGSL file's header gives bindings and layouts.
 import type { Gpu, KernelWork } from './device.js';
 import type { StorageDType } from './tensor.js';
-import { envChoice } from './env.js';
+import { envChoice, envVar } from './env.js';
 import matmulRegisterSrc from '../../shaders/matmul-register.wgsl';
 import matmulSharedSrc from '../../shaders/matmul-shared.wgsl';
 import matmulVec4x128Src from '../../shaders/matmul-vec4-128.wgsl';
@@ -35,9 +35,13 @@ import { autotuneChooser, cachedChoice, forcedMatmulVariant, type MatmulChooser 
  * 'vec4-128x64': the same shader specialised for 128×64 workgroup tiles (8×16 invocations, 8×8
  *   outputs each): twice the workgroups of 'vec4-128', for shapes that leave a big GPU's SMs idle
  *   (e.g. N = 1600 at M ≤ 1024); same alignment needs and fallback;
+ * 'vec4-128-sk', 'vec4-128x64-sk': the same tiles split stream-K over a persistent grid of about as
+ *   many workgroups as the GPU runs at once (the grid: streamKGridFor), partial tiles added by a
+ *   second dispatch; for shapes whose tile count sits just past a wave boundary (e.g. K × N =
+ *   6400 × 1600). Without a known grid they run as their data-parallel twins; same alignment needs;
  * 'naive': one output per invocation, the baseline.
  */
-export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'naive'] as const;
+export const MATMUL_VARIANTS = ['register', 'shared', 'register-8x8', 'vec4', 'vec4-8x8', 'vec4-128', 'vec4-128x64', 'vec4-128-sk', 'vec4-128x64-sk', 'naive'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export function isMatmulVariant(name: string): name is MatmulVariant {
@@ -66,10 +70,27 @@ const VEC4_FALLBACK: Partial<Record<MatmulVariant, MatmulVariant>> = {
   'vec4-8x8': TILED['vec4-8x8']!.fallback,
   'vec4-128': 'shared',
   'vec4-128x64': 'shared',
+  'vec4-128-sk': 'shared',
+  'vec4-128x64-sk': 'shared',
 };
 
 /** Output tile width (columns per workgroup) of the shaders/matmul-vec4-128.wgsl variants; 128 rows each. */
-const VEC4_128_WIDTH: Partial<Record<MatmulVariant, 128 | 64>> = { 'vec4-128': 128, 'vec4-128x64': 64 };
+const VEC4_128_WIDTH: Partial<Record<MatmulVariant, 128 | 64>> = { 'vec4-128': 128, 'vec4-128x64': 64, 'vec4-128-sk': 128, 'vec4-128x64-sk': 64 };
+
+/** The stream-K variants and their data-parallel twins (what runs when no grid size is known). */
+const STREAM_K_TWIN: Partial<Record<MatmulVariant, MatmulVariant>> = { 'vec4-128-sk': 'vec4-128', 'vec4-128x64-sk': 'vec4-128x64' };
+
+export function isStreamKVariant(variant: MatmulVariant): boolean {
+  return STREAM_K_TWIN[variant] !== undefined;
+}
+
+/** The autotune cache key of the stream-K grid size (concurrent workgroups) for a tile width. */
+export function streamKCacheKey(bn: 128 | 64): string {
+  return `matmul-streamk-grid:bn${bn}`;
+}
+
+/** Largest stream-K grid: its partial sums (2 tiles per workgroup) stay within one 128 MiB binding. */
+export const STREAM_K_MAX_GRID = 1024;
 
 /** Whether `variant` can run these arguments as they are (vec4 variants need 4-aligned K, strides and offsets). */
 export function matmulSupports(variant: MatmulVariant, a: Pick<MatmulArgs, 'N' | 'K' | 'sK' | 'sN' | 'wOff' | 'ldX' | 'xOff'>): boolean {
@@ -247,6 +268,8 @@ export interface KernelsOptions {
   autotune?: boolean;
   /** Force one attention kernel (else: PLATEAU_ATTENTION, then the adapter default, see attentionVariantFor). */
   attention?: AttentionVariant;
+  /** Workgroups of the stream-K matmul variants' persistent grid (else: PLATEAU_STREAMK_GRID, then the autotune cache). */
+  streamKGrid?: number;
 }
 
 /** Replaces each `//#weight NAME BINDING` line by a binding of f32 or packed-f16 storage and a loader `load_NAME(e)`. */
@@ -324,6 +347,17 @@ export function attentionCacheKey(dh: number): string {
   return `attention:dh${dh}`;
 }
 
+/** The explicit stream-K grid, else PLATEAU_STREAMK_GRID, else null; throws unless a whole number 1 .. STREAM_K_MAX_GRID. */
+export function resolveStreamKGrid(explicit?: number): number | null {
+  const raw = explicit ?? envVar('PLATEAU_STREAMK_GRID')?.trim();
+  if (raw === undefined || raw === '') return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > STREAM_K_MAX_GRID) {
+    throw new Error(`${explicit === undefined ? `PLATEAU_STREAMK_GRID=${raw}` : `stream-K grid ${raw}`}: expected a whole number of workgroups from 1 to ${STREAM_K_MAX_GRID}`);
+  }
+  return n;
+}
+
 /** Largest head size the tiled attention is chosen for by default (its q and z live in registers). */
 const TILED_ATTENTION_MAX_DH = 128;
 
@@ -340,6 +374,11 @@ export class Kernels {
   forcedAttention: AttentionVariant | null;
   /** Attention choices of the autotune cache by head size (read lazily; cleared by reloadAutotune()). */
   private attentionTuned = new Map<number, AttentionVariant | undefined>();
+  /** Stream-K grid forced for both tile widths (constructor option or PLATEAU_STREAMK_GRID), or null. */
+  private readonly forcedStreamKGrid: number | null;
+  private streamKGrids = new Map<number, number | null>();
+  /** Partial sums of the stream-K variants, grown on demand. */
+  private streamKPartials: GPUBuffer | null = null;
   private dummy: GPUBuffer;
   /** A second placeholder: two unused writable bindings must not alias one buffer. */
   private dummy2: GPUBuffer;
@@ -355,6 +394,7 @@ export class Kernels {
       throw new Error(`unknown matmul variant "${this.forcedMatmul}" (expected one of ${MATMUL_VARIANTS.join(', ')})`);
     }
     this.forcedAttention = resolveAttentionVariant(opts.attention);
+    this.forcedStreamKGrid = resolveStreamKGrid(opts.streamKGrid);
     this.useAutotune = opts.autotune !== false;
     this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(gpu);
     this.dummy = gpu.createBuffer('dummy', 16);
@@ -369,6 +409,7 @@ export class Kernels {
   /** Re-reads the autotune cache's choices for this adapter (after autotuneMatmul() wrote new ones). */
   reloadAutotune(): void {
     this.attentionTuned.clear();
+    this.streamKGrids.clear();
     this.matmulChooser = this.forcedMatmul || !this.useAutotune ? null : autotuneChooser(this.gpu);
   }
 
@@ -378,7 +419,46 @@ export class Kernels {
       ?? this.matmulChooser?.choose(a.M, a.N, a.K, a.wDtype, a.sN === 1 ? 'kn' : 'nk')
       ?? this.matmulVariant;
     if (!matmulSupports(v, a)) v = VEC4_FALLBACK[v] ?? 'register';
+    if (STREAM_K_TWIN[v] && (this.streamKGridFor(VEC4_128_WIDTH[v]!) === null || a.K === 0)) v = STREAM_K_TWIN[v]!;
     return v;
+  }
+
+  /**
+   * Workgroups in the stream-K grid for tiles 128 × bn: forced (option, PLATEAU_STREAMK_GRID), else
+   * the autotune cache's figure for this adapter (measured by autotune's probeStreamKGrid: how many
+   * such workgroups the GPU runs at once), else null (the variant runs as its data-parallel twin).
+   */
+  streamKGridFor(bn: 128 | 64): number | null {
+    if (this.forcedStreamKGrid !== null) return this.forcedStreamKGrid;
+    if (!this.streamKGrids.has(bn)) {
+      const cached = this.useAutotune ? Number(cachedChoice(this.gpu, streamKCacheKey(bn))) : NaN;
+      this.streamKGrids.set(bn, Number.isInteger(cached) && cached >= 1 ? Math.min(cached, STREAM_K_MAX_GRID) : null);
+    }
+    return this.streamKGrids.get(bn)!;
+  }
+
+  /** Y = X · W (+ bias) by a stream-K variant over `grid` workgroups: main_streamk, then main_fixup. */
+  private matmulStreamK(a: MatmulArgs, variant: MatmulVariant, key: string, bn: 128 | 64, grid: number, words: number[], work: KernelWork): void {
+    const layout = a.sN === 1 ? 'kn' : 'nk';
+    const source = () => matmulVec4x128Source(a.wDtype, layout, bn);
+    const tilesN = Math.ceil(a.N / bn);
+    const tilesM = Math.ceil(a.M / 128);
+    const units = tilesN * tilesM * Math.ceil(a.K / 8);
+    const g = Math.min(grid, units);
+    const partialBytes = 2 * g * 128 * bn * 4;
+    if (!this.streamKPartials || this.streamKPartials.size < partialBytes) {
+      this.streamKPartials?.destroy();
+      this.streamKPartials = this.gpu.createBuffer('matmul-streamk-partials', partialBytes);
+    }
+    words.splice(12, 4, tilesN, g, Math.floor(units / g), units % g);
+    const buffers = [a.x, a.w, a.bias ?? this.dummy, a.y, null, this.streamKPartials];
+    this.gpu.dispatch(key, this.gpu.pipeline(key, source, 'main_streamk'), buffers, [g], { words, binding: 4 }, work);
+    // At most g tiles are split; every tile's workgroup checks whether its tile is one of them.
+    const fixupKey = `${key}-fixup`;
+    this.gpu.dispatch(fixupKey, this.gpu.pipeline(fixupKey, source, 'main_fixup'), [null, null, a.bias ?? this.dummy, a.y, null, this.streamKPartials], [tilesN, tilesM], { words, binding: 4 }, {
+      flops: 0,
+      bytes: Math.min(g, tilesN * tilesM) * 128 * bn * 4 * 3,
+    });
   }
 
   /** Y[M, N] = X[M, K] · W (+ bias). */
@@ -387,6 +467,11 @@ export class Kernels {
     const tiled = TILED[variant];
     const layout = a.sN === 1 ? 'kn' : 'nk';
     const key = VEC4_FALLBACK[variant] ? `matmul-${variant}-${layout}-${a.wDtype}` : `matmul-${variant}-${a.wDtype}`;
+    const work: KernelWork = {
+      flops: 2 * a.M * a.N * a.K,
+      bytes: 4 * (a.M * a.K + a.M * a.N) + (a.wDtype === 'f16' ? 2 : 4) * a.K * a.N,
+    };
+    const words = [a.M, a.N, a.K, a.sK, a.sN, a.wOff ?? 0, a.ldX ?? a.K, a.xOff ?? 0, a.ldY ?? a.N, a.yOff ?? 0, a.bias ? 1 : 0, a.biasOff ?? 0];
     let pipeline: GPUComputePipeline;
     let groups: [number, number];
     if (tiled) {
@@ -394,8 +479,11 @@ export class Kernels {
       groups = [Math.ceil(a.N / (tiled.wgX * tiled.tn)), Math.ceil(a.M / (tiled.wgY * tiled.tm))];
     } else if (VEC4_128_WIDTH[variant]) {
       const bn = VEC4_128_WIDTH[variant]!;
+      const grid = STREAM_K_TWIN[variant] ? this.streamKGridFor(bn) : null;
+      if (grid !== null) return this.matmulStreamK(a, variant, key, bn, grid, [...words, 0, 0, 0, 0], work);
       pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout, bn));
       groups = [Math.ceil(a.N / bn), Math.ceil(a.M / 128)];
+      words.push(0, 0, 0, 0); // the stream-K fields of Params
     } else if (variant === 'naive') {
       pipeline = this.gpu.pipeline(key, () => matmulNaiveSource(a.wDtype));
       groups = [Math.ceil(a.N / 16), Math.ceil(a.M / 16)];
@@ -406,13 +494,7 @@ export class Kernels {
         ? [Math.ceil(a.N / 32), Math.ceil(a.M / 32)]
         : [Math.ceil(a.N / 64), Math.ceil(a.M / 64)];
     }
-    const work: KernelWork = {
-      flops: 2 * a.M * a.N * a.K,
-      bytes: 4 * (a.M * a.K + a.M * a.N) + (a.wDtype === 'f16' ? 2 : 4) * a.K * a.N,
-    };
-    this.gpu.dispatch(key, pipeline, [a.x, a.w, a.bias ?? this.dummy, a.y], groups, {
-      words: [a.M, a.N, a.K, a.sK, a.sN, a.wOff ?? 0, a.ldX ?? a.K, a.xOff ?? 0, a.ldY ?? a.N, a.yOff ?? 0, a.bias ? 1 : 0, a.biasOff ?? 0],
-    }, work);
+    this.gpu.dispatch(key, pipeline, [a.x, a.w, a.bias ?? this.dummy, a.y], groups, { words }, work);
   }
 
   /** y = LayerNorm(x)·gamma + beta per row; stats receives (mean, rstd) per row. */
