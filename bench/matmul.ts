@@ -4,11 +4,13 @@
 // GPU timestamps when the adapter has timestamp-query) and as our-best / peer ratios.
 //
 //   npx tsx bench/matmul.ts [--m 256] [--repeats 10] [--warmup 2] [--variants register,vec4-128,...] [--dtype f32|f16]
-//                           [--shapes 768x2304,...] [--no-peer] [--peak-tflops P]
+//                           [--shapes 768x2304,...] [--no-peer] [--peak-tflops P] [--grids 132,264]
 //
 // Defaults are sized for lavapipe (M = 64, 3 repeats); on a real GPU pass e.g. --m 1024 --repeats 20.
 // --peak-tflops: the adapter's FP32 peak (WebGPU does not report it; e.g. 66.9 for an H100 SXM or
 // H200, 51.2 for an H100 PCIe): each shape's best variant is then also given as a fraction of it.
+// --grids: stream-K grid sizes at which the '-sk' variants are timed (each reported as "variant@grid");
+// without it, each tile width's grid is probed first (src/gpu/streamk-grid.ts, reported as streamKProbes).
 // Prints one JSON object to stdout; progress goes to stderr.
 import { register } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -89,6 +91,8 @@ export interface MatmulBenchOptions {
   peer?: boolean;
   /** FP32 peak of the adapter in TFLOP/s, to report each shape's best as a fraction of it. */
   peakTflops?: number;
+  /** Stream-K grid sizes to time the '-sk' variants at (each reported as "variant@grid"); default: the probed grid per tile width. */
+  grids?: number[];
 }
 
 interface PeerTiming {
@@ -147,6 +151,21 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   const dtype = opts.dtype ?? 'f32';
   const shapes = opts.shapes ?? LADDER;
   const kernels = new Kernels(gpu, { autotune: false });
+  // The stream-K variants run at the given grids, else at the grid probed for their tile width.
+  const { isStreamKVariant } = await import('../src/gpu/kernels.js');
+  const { probeStreamKGrid } = await import('../src/gpu/streamk-grid.js');
+  const probes: Record<string, { grid: number; points: { tiles: number; medianMs: number }[] }> = {};
+  const gridKernels = async (v: MatmulVariant): Promise<[string, InstanceType<typeof Kernels>][]> => {
+    if (!isStreamKVariant(v)) return [[v, kernels]];
+    if (opts.grids?.length) return opts.grids.map((g) => [`${v}@${g}`, new Kernels(gpu, { autotune: false, streamKGrid: g })]);
+    const bn = v === 'vec4-128-sk' ? 128 : 64;
+    if (!probes[bn]) {
+      const p = await probeStreamKGrid(kernels, bn);
+      probes[bn] = { grid: p.grid, points: p.points.map((q) => ({ tiles: q.tiles, medianMs: round(q.medianMs, 4) })) };
+      log(`stream-K grid for 128×${bn} tiles: ${p.grid} (probe: ${p.points.map((q) => `${q.tiles}: ${q.medianMs.toFixed(3)} ms`).join(', ')})`);
+    }
+    return [[`${v}@${probes[bn].grid}`, new Kernels(gpu, { autotune: false, streamKGrid: probes[bn].grid })]];
+  };
   const peer = opts.peer === false ? { error: 'disabled (--no-peer)' } : await openPeer();
   // 'naive' (one output per invocation) is the fallback baseline when the peer cannot run; it is
   // slow (≈0.1–0.3 GFLOP/s on lavapipe), so it runs by default only then (or with --variants).
@@ -160,9 +179,11 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
     const byVariant: Record<string, { gflops: number; medianMs: number; ran: string }> = {};
     let timer = '';
     for (const v of variants) {
-      const t = await bench.time(v, { warmup, repeats });
-      byVariant[v] = { gflops: round(t.gflops), medianMs: round(t.medianMs, 3), ran: t.ran };
-      timer = t.timer;
+      for (const [label, k] of await gridKernels(v)) {
+        const t = await bench.time(v, { warmup, repeats }, k);
+        byVariant[label] = { gflops: round(t.gflops), medianMs: round(t.medianMs, 3), ran: t.ran };
+        timer = t.timer;
+      }
     }
     bench.destroy();
     const best = Object.entries(byVariant).filter(([v]) => v !== 'naive').reduce((a, b) => (b[1].gflops > a[1].gflops ? b : a));
@@ -192,6 +213,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
     ...(opts.peakTflops ? { peakTflops: opts.peakTflops } : {}),
     peer: 'error' in peer ? { name: 'tfjs-backend-webgpu', error: peer.error } : { name: 'tfjs-backend-webgpu', version: peer.version },
     seconds: round((performance.now() - t0) / 1000, 1),
+    ...(Object.keys(probes).length ? { streamKProbes: probes } : {}),
     shapes: rows,
   };
   gpu.destroy();
@@ -209,6 +231,7 @@ if (isMain(import.meta.url, 'matmul')) {
       shapes: { type: 'string' },
       'no-peer': { type: 'boolean' },
       'peak-tflops': { type: 'string' },
+      grids: { type: 'string' },
     },
   });
   const peak = values['peak-tflops'] === undefined ? undefined : Number(values['peak-tflops']);
@@ -222,6 +245,7 @@ if (isMain(import.meta.url, 'matmul')) {
     shapes: values.shapes?.split(',').map((s) => s.split('x').map(Number) as [number, number]),
     peer: !values['no-peer'],
     peakTflops: peak,
+    grids: values.grids?.split(',').map(Number),
   });
   console.log(JSON.stringify(result, null, 1));
   process.exit(0); // the GPU entry sits on navigator: exit explicitly

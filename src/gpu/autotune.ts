@@ -228,6 +228,42 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * Milliseconds per call of `runOnce` (which records GPU work): `warmup` untimed calls, then
+ * `repeats` timed ones, each the sum of its dispatches' GPU timestamps where the device has them
+ * (a product of several dispatches counts whole), else CPU time around a queue sync.
+ */
+export async function timeRuns(gpu: Gpu, runOnce: () => void, options: TimeOptions = {}): Promise<{ samples: number[]; timer: VariantTiming['timer'] }> {
+  const warmup = options.warmup ?? 1;
+  const repeats = Math.max(1, options.repeats ?? 5);
+  for (let i = 0; i < warmup; i++) runOnce();
+  await gpu.sync();
+  const samples: number[] = [];
+  const useTimestamps = options.timer !== 'cpu' && gpu.hasTimestamps && !gpu.passTimestampWrites && !gpu.recordHook;
+  if (useTimestamps) {
+    const profiler = Profiler.attach(gpu, { mode: 'timestamp' });
+    try {
+      for (let i = 0; i < repeats; i++) runOnce();
+      const report = await profiler.collect();
+      const perRun = report.dispatches.length / repeats;
+      for (let i = 0; i < repeats; i++) {
+        const passes = report.dispatches.slice(i * perRun, (i + 1) * perRun);
+        samples.push(passes.reduce((t, d) => t + (d.endNs - d.startNs) / 1e6, 0));
+      }
+    } finally {
+      profiler.detach();
+    }
+  } else {
+    for (let i = 0; i < repeats; i++) {
+      const t0 = performance.now();
+      runOnce();
+      await gpu.sync();
+      samples.push(performance.now() - t0);
+    }
+  }
+  return { samples, timer: useTimestamps ? 'gpu-timestamps' : 'cpu-sync' };
+}
+
 /** Buffers for one matmul shape, reusable across variants. */
 export class MatmulBench {
   readonly shape: Required<MatmulShape>;
@@ -247,46 +283,19 @@ export class MatmulBench {
     this.y = gpu.createBuffer('tune-y', M * N * 4);
   }
 
-  run(variant: MatmulVariant): MatmulVariant {
+  /** One product by `variant` (through `kernels`, default the bench's: another Kernels on the same GPU, e.g. with another stream-K grid). */
+  run(variant: MatmulVariant, kernels: Kernels = this.kernels): MatmulVariant {
     const { M, N, K, dtype, layout } = this.shape;
     const args = { x: this.x, w: this.w, wDtype: dtype, bias: this.bias, y: this.y, M, N, K, sK: layout === 'kn' ? N : 1, sN: layout === 'kn' ? 1 : K };
-    const ran = this.kernels.matmulVariantFor(args, variant);
-    this.kernels.matmul(args, ran);
+    const ran = kernels.matmulVariantFor(args, variant);
+    kernels.matmul(args, ran);
     return ran;
   }
 
   /** Times one variant: median of `repeats` runs after `warmup`. */
-  async time(variant: MatmulVariant, options: TimeOptions = {}): Promise<VariantTiming> {
-    const gpu = this.kernels.gpu;
-    const warmup = options.warmup ?? 1;
-    const repeats = Math.max(1, options.repeats ?? 5);
+  async time(variant: MatmulVariant, options: TimeOptions = {}, kernels: Kernels = this.kernels): Promise<VariantTiming> {
     let ran: MatmulVariant = variant;
-    for (let i = 0; i < warmup; i++) ran = this.run(variant);
-    await gpu.sync();
-    const samples: number[] = [];
-    const useTimestamps = options.timer !== 'cpu' && gpu.hasTimestamps && !gpu.passTimestampWrites && !gpu.recordHook;
-    if (useTimestamps) {
-      const profiler = Profiler.attach(gpu, { mode: 'timestamp' });
-      try {
-        for (let i = 0; i < repeats; i++) this.run(variant);
-        const report = await profiler.collect();
-        // One sample per product (summing its dispatches, should a variant take several).
-        const perRun = report.dispatches.length / repeats;
-        for (let i = 0; i < repeats; i++) {
-          const passes = report.dispatches.slice(i * perRun, (i + 1) * perRun);
-          samples.push(passes.reduce((t, d) => t + (d.endNs - d.startNs) / 1e6, 0));
-        }
-      } finally {
-        profiler.detach();
-      }
-    } else {
-      for (let i = 0; i < repeats; i++) {
-        const t0 = performance.now();
-        this.run(variant);
-        await gpu.sync();
-        samples.push(performance.now() - t0);
-      }
-    }
+    const { samples, timer } = await timeRuns(this.kernels.gpu, () => { ran = this.run(variant, kernels); }, options);
     const { M, N, K } = this.shape;
     const med = median(samples);
     return {
@@ -296,7 +305,7 @@ export class MatmulBench {
       minMs: Math.min(...samples),
       gflops: med > 0 ? (2 * M * N * K) / (med * 1e6) : 0,
       samplesMs: samples,
-      timer: useTimestamps ? 'gpu-timestamps' : 'cpu-sync',
+      timer,
     };
   }
 
