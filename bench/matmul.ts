@@ -169,8 +169,10 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   const peer = opts.peer === false ? { error: 'disabled (--no-peer)' } : await openPeer();
   // 'naive' (one output per invocation) is the fallback baseline when the peer cannot run; it is
   // slow (≈0.1–0.3 GFLOP/s on lavapipe), so it runs by default only then (or with --variants).
-  // Every tuned variant (autotune.ts DEFAULT_TUNE_VARIANTS: all but 'naive').
-  const variants = opts.variants ?? ([...DEFAULT_TUNE_VARIANTS, ...('error' in peer ? ['naive'] : [])] as MatmulVariant[]);
+  // Every tuned variant (autotune.ts DEFAULT_TUNE_VARIANTS: all but 'naive'), and on GPUs the
+  // stream-K ones (their grid probed first; on CPU adapters the probe has no waves to find).
+  const streamK: MatmulVariant[] = software ? [] : ['vec4-128-sk', 'vec4-128x64-sk'];
+  const variants = opts.variants ?? ([...DEFAULT_TUNE_VARIANTS, ...streamK, ...('error' in peer ? ['naive'] : [])] as MatmulVariant[]);
   log(`adapter ${gpu.describe()}; M=${M}, ${repeats} repeats after ${warmup} warm-up; peer: ${'error' in peer ? peer.error : `tfjs ${peer.version}`}`);
   const rows = [];
   const t0 = performance.now();

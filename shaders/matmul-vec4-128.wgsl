@@ -35,9 +35,9 @@
 //   M = 256 the counts are a quarter. Which is faster per adapter and shape is autotune's call.
 // Entry points: main (data-parallel, one workgroup per tile; dispatch (ceil(N / BN), ceil(M / 128), 1));
 //   main_streamk + main_fixup (the '-sk' variants, see "stream-K" below; binding 5 holds partial sums).
-// The four last fields are read by the stream-K entry points only (zeros for main).
+// The five last fields are read by the stream-K entry points only (zeros for main).
 struct Params { M: u32, N: u32, K: u32, sK: u32, sN: u32, wOff: u32, ldX: u32, xOff: u32, ldY: u32, yOff: u32, hasBias: u32, biasOff: u32,
-  tilesN: u32, skGrid: u32, skQ: u32, skR: u32 }
+  tilesN: u32, skGrid: u32, skQ: u32, skR: u32, skDpTiles: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 //#weight4 w 1
@@ -229,9 +229,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 
 // ---- stream-K ('-sk' variants) ----
-// The work is tiles × nSteps units (one unit: one K-step of one tile, tiles numbered row-major with
-// p.tilesN per row), split evenly over a persistent grid of p.skGrid workgroups (about as many as
-// the GPU runs at once): workgroup g takes units [u0(g), u0(g + 1)), u0(g) = g·skQ + min(g, skR),
+// Tiles are numbered row-major (p.tilesN per row). A persistent grid of p.skGrid workgroups (about
+// as many as the GPU runs at once) first takes the p.skDpTiles leading tiles data-parallel
+// (workgroup g: tiles g, g + skGrid, ...; skDpTiles a multiple of skGrid, possibly 0), then the rest
+// as units (one unit: one K-step of one tile; unit 0 = K-step 0 of tile skDpTiles) split evenly:
+// workgroup g takes units [u0(g), u0(g + 1)), u0(g) = g·skQ + min(g, skR),
 // skQ = ⌊units / skGrid⌋ ≥ 1, skR = units mod skGrid. A tile whose units one workgroup owns is
 // stored directly; a tile split between workgroups is written as partial sums, at most two per
 // workgroup (slot 0: its first tile, slot 1: its last), and main_fixup adds them in workgroup order
@@ -257,13 +259,18 @@ fn main_streamk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
   let g = wg.x;
   let tid = lid.y * TX + lid.x;
   let nSteps = (p.K + BK - 1u) / BK;
+  for (var tile = g; tile < p.skDpTiles; tile += p.skGrid) {
+    let rowBase = (tile / p.tilesN) * BM;
+    let colBase = (tile % p.tilesN) * BN;
+    store_tile(lid.x, lid.y, rowBase, colBase, tile_steps(tid, lid.x, lid.y, rowBase, colBase, 0u, nSteps));
+  }
   let u0 = first_unit(g);
   let u1 = first_unit(g + 1u);
   var u = u0;
   loop {
     if (u >= u1) { break; }
-    let tile = u / nSteps;
-    let s0 = u - tile * nSteps;
+    let tile = p.skDpTiles + u / nSteps;
+    let s0 = u % nSteps;
     let s1 = min(nSteps, s0 + (u1 - u));
     let rowBase = (tile / p.tilesN) * BM;
     let colBase = (tile % p.tilesN) * BN;
@@ -299,7 +306,8 @@ fn main_streamk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
 fn main_fixup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let nSteps = (p.K + BK - 1u) / BK;
   let tile = wg.y * p.tilesN + wg.x;
-  let ua = tile * nSteps;
+  if (tile < p.skDpTiles) { return; } // stored by its data-parallel workgroup
+  let ua = (tile - p.skDpTiles) * nSteps;
   let ga = unit_owner(ua);
   let gb = unit_owner(ua + nSteps - 1u);
   if (ga == gb) { return; } // stored by its one workgroup

@@ -8,9 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testGpu, randomArray, maxAbsDiff } from './helpers/gpu.js';
 import { matmulRef } from '../src/cpu/reference.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/io/safetensors.js';
-import { Kernels, MATMUL_VARIANTS, attentionCacheKey, matmulSupports, type MatmulVariant } from '../src/gpu/kernels.js';
+import { Kernels, MATMUL_VARIANTS, attentionCacheKey, matmulSupports, streamKCacheKey, type MatmulVariant } from '../src/gpu/kernels.js';
 import { autotuneAttention } from '../src/model/attention-autotune.js';
-import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench, saveCachedChoice } from '../src/gpu/autotune.js';
+import { autotuneMatmul, autotuneChooser, adapterKey, clearAutotuneMemory, forcedMatmulVariant, MatmulBench, saveCachedChoice, tuneVariants, DEFAULT_TUNE_VARIANTS } from '../src/gpu/autotune.js';
+import { chooseStreamKGrid, tuneStreamKGrids } from '../src/gpu/streamk-grid.js';
 import { loadModel } from '../src/model/load.js';
 import { fixtureDir } from './fixtures.js';
 import { CleanRun } from '../src/interventions/clean-run.js';
@@ -95,16 +96,17 @@ describe('matmul with offsets and strides (vec4 alignment)', () => {
 
 describe('autotune cache', () => {
   let dir: string;
-  const saved = { cache: process.env.PLATEAU_AUTOTUNE_CACHE, force: process.env.PLATEAU_MATMUL, off: process.env.PLATEAU_AUTOTUNE };
+  const saved = { cache: process.env.PLATEAU_AUTOTUNE_CACHE, force: process.env.PLATEAU_MATMUL, off: process.env.PLATEAU_AUTOTUNE, grid: process.env.PLATEAU_STREAMK_GRID };
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'plateau-autotune-'));
     process.env.PLATEAU_AUTOTUNE_CACHE = path.join(dir, 'sub', 'autotune.json');
     delete process.env.PLATEAU_MATMUL;
     delete process.env.PLATEAU_AUTOTUNE;
+    delete process.env.PLATEAU_STREAMK_GRID;
     clearAutotuneMemory();
   });
   afterEach(() => {
-    for (const [k, v] of [['PLATEAU_AUTOTUNE_CACHE', saved.cache], ['PLATEAU_MATMUL', saved.force], ['PLATEAU_AUTOTUNE', saved.off]] as const) {
+    for (const [k, v] of [['PLATEAU_AUTOTUNE_CACHE', saved.cache], ['PLATEAU_MATMUL', saved.force], ['PLATEAU_AUTOTUNE', saved.off], ['PLATEAU_STREAMK_GRID', saved.grid]] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -223,6 +225,56 @@ describe('autotune cache', () => {
     expect(variantOf()).toBe('direct');
     clean.destroy();
     model.destroy();
+  });
+
+  it('stream-K grid: probed per tile width, cached, then used and tuned; PLATEAU_STREAMK_GRID and the option win', async () => {
+    const gpu = await testGpu();
+    const k = new Kernels(gpu);
+    expect(k.streamKGridFor(128)).toBeNull();
+    expect(tuneVariants(k)).toEqual(DEFAULT_TUNE_VARIANTS); // no grid known: no stream-K variants
+    const probes = await tuneStreamKGrids(k, { depth: 64, maxTiles: 8, repeats: 2 });
+    expect(probes.map((p) => p.bn)).toEqual([128, 64]);
+    for (const p of probes) {
+      expect(Number.isInteger(p.grid) && p.grid >= 1 && p.grid <= 8).toBe(true);
+      expect(p.points[0].tiles).toBe(1);
+      expect(k.streamKGridFor(p.bn)).toBe(p.grid); // reloaded from the cache
+    }
+    const file = JSON.parse(readFileSync(process.env.PLATEAU_AUTOTUNE_CACHE!, 'utf8'));
+    expect(file.adapters[adapterKey(gpu)][streamKCacheKey(64)].all.variant).toBe(String(probes[1].grid));
+    expect(tuneVariants(k)).toEqual([...DEFAULT_TUNE_VARIANTS, 'vec4-128-sk', 'vec4-128x64-sk']);
+    const [r] = await autotuneMatmul(k, [{ M: 130, N: 72, K: 24, dtype: 'f32' }], { repeats: 2, variants: ['vec4-128x64', 'vec4-128x64-sk'], save: false });
+    expect(r.timings.map((t) => t.ran)).toEqual(['vec4-128x64', 'vec4-128x64-sk']);
+    process.env.PLATEAU_STREAMK_GRID = '5';
+    expect(new Kernels(gpu).streamKGridFor(128)).toBe(5);
+    expect(new Kernels(gpu, { streamKGrid: 3 }).streamKGridFor(64)).toBe(3);
+    process.env.PLATEAU_STREAMK_GRID = 'many';
+    expect(() => new Kernels(gpu)).toThrow(/PLATEAU_STREAMK_GRID=many: expected a whole number of workgroups from 1 to 1024/);
+    delete process.env.PLATEAU_STREAMK_GRID;
+    process.env.PLATEAU_AUTOTUNE = 'off';
+    expect(new Kernels(gpu).streamKGridFor(128)).toBeNull();
+  });
+});
+
+describe('stream-K grid search (chooseStreamKGrid)', () => {
+  // Step curves shaped like the H100's (bench/results/2026-11-26-h100-streamk-explore.jsonl): 132
+  // SMs; 128 × 128 tiles run 2 per SM (a second co-resident tile makes both 1.6× slower), 128 × 64
+  // tiles 3 per SM.
+  const steps = (table: [number, number][]) => async (n: number) => table.find(([upTo]) => n <= upTo)![1];
+  const h100Wide = steps([[132, 0.355], [264, 0.578], [528, 1.115], [792, 1.65], [Infinity, 2.2]]);
+  const h100Narrow = steps([[132, 0.242], [264, 0.325], [396, 0.403], [792, 0.768], [Infinity, 1.045]]);
+  it.each([
+    ['H100, 128 × 128 tiles: 2 per SM', h100Wide, 264],
+    ['H100, 128 × 64 tiles: 3 per SM', h100Narrow, 396],
+    ['one tile saturates each of 100 SMs', async (n: number) => Math.ceil(n / 100), 100],
+    ['a 2-thread CPU', async (n: number) => Math.ceil(n / 2) * 10, 2],
+  ] as const)('%s → %i', async (_, time, grid) => {
+    const timed: number[] = [];
+    expect(await chooseStreamKGrid(async (n) => { timed.push(n); return time(n); })).toBe(grid);
+    expect(new Set(timed).size).toBe(timed.length); // each count timed once
+    expect(timed.length).toBeLessThan(30);
+  });
+  it('never more than maxTiles', async () => {
+    expect(await chooseStreamKGrid(async () => 1, { maxTiles: 300 })).toBe(300);
   });
 });
 

@@ -6,7 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { runSequences } from '../model/run.js';
 import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profiler.js';
 import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '../gpu/autotune.js';
-import type { MatmulArgs } from '../gpu/kernels.js';
+import { isSoftwareAdapter, type MatmulArgs } from '../gpu/kernels.js';
+import { tuneStreamKGrids } from '../gpu/streamk-grid.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
 import { patchRunner } from '../interventions/patch.js';
@@ -72,6 +73,11 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
     }
     if (opts.autotune) {
       if (kernels.forcedMatmul) throw new Error(`--autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
+      if (!isSoftwareAdapter(gpu)) {
+        for (const probe of await tuneStreamKGrids(kernels)) {
+          console.log(`autotune: stream-K grid for 128×${probe.bn} matmul tiles: ${probe.grid} workgroups (tiles run at once, measured)`);
+        }
+      }
       console.log(`autotune: ${shapes.size} matmul shapes of this forward on ${gpu.describe()}`);
       await autotuneMatmul(kernels, [...shapes.values()], {
         repeats: 3,

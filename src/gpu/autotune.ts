@@ -315,7 +315,7 @@ export class MatmulBench {
 }
 
 export interface AutotuneOptions extends TimeOptions {
-  /** Variants to try (default: every variant but 'naive'). */
+  /** Variants to try (default: every variant but 'naive', the stream-K ones where their grid is known: tuneStreamKGrids). */
   variants?: MatmulVariant[];
   /** Write the choice to the cache (default true). */
   save?: boolean;
@@ -324,12 +324,18 @@ export interface AutotuneOptions extends TimeOptions {
 
 export const DEFAULT_TUNE_VARIANTS: MatmulVariant[] = ['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128', 'vec4-128x64'];
 
+/** DEFAULT_TUNE_VARIANTS, and the stream-K variants whose grid this Kernels knows. */
+export function tuneVariants(kernels: Kernels): MatmulVariant[] {
+  const streamK = ([['vec4-128-sk', 128], ['vec4-128x64-sk', 64]] as const).filter(([, bn]) => kernels.streamKGridFor(bn) !== null).map(([v]) => v);
+  return [...DEFAULT_TUNE_VARIANTS, ...streamK];
+}
+
 /**
  * Times each variant on each shape, picks the fastest (by median) and records it in the cache for
  * this adapter. Variants that fall back on a shape (unaligned vec4) are timed but never chosen.
  */
 export async function autotuneMatmul(kernels: Kernels, shapes: MatmulShape[], options: AutotuneOptions = {}): Promise<TuneResult[]> {
-  const variants = options.variants ?? DEFAULT_TUNE_VARIANTS;
+  const variants = options.variants ?? tuneVariants(kernels);
   const results: TuneResult[] = [];
   for (const s of shapes) {
     const bench = new MatmulBench(kernels, s);

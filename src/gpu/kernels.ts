@@ -443,14 +443,19 @@ export class Kernels {
     const source = () => matmulVec4x128Source(a.wDtype, layout, bn);
     const tilesN = Math.ceil(a.N / bn);
     const tilesM = Math.ceil(a.M / 128);
-    const units = tilesN * tilesM * Math.ceil(a.K / 8);
-    const g = Math.min(grid, units);
+    const tiles = tilesN * tilesM;
+    const g = Math.min(grid, tiles * Math.ceil(a.K / 8));
+    // Leading whole waves run data-parallel (phase-aligned K walks share cached X and W), the rest
+    // stream-K; PLATEAU_STREAMK_DP=0 sends every tile through stream-K.
+    const dpMode = envVar('PLATEAU_STREAMK_DP');
+    const dpTiles = dpMode === '0' ? 0 : Math.max(0, Math.floor(tiles / g) - (dpMode === 'waves' ? 0 : 1)) * g;
+    const units = (tiles - dpTiles) * Math.ceil(a.K / 8);
     const partialBytes = 2 * g * 128 * bn * 4;
     if (!this.streamKPartials || this.streamKPartials.size < partialBytes) {
       this.streamKPartials?.destroy();
       this.streamKPartials = this.gpu.createBuffer('matmul-streamk-partials', partialBytes);
     }
-    words.splice(12, 4, tilesN, g, Math.floor(units / g), units % g);
+    words.splice(12, 5, tilesN, g, Math.floor(units / g), units % g, dpTiles);
     const buffers = [a.x, a.w, a.bias ?? this.dummy, a.y, null, this.streamKPartials];
     this.gpu.dispatch(key, this.gpu.pipeline(key, source, 'main_streamk'), buffers, [g], { words, binding: 4 }, work);
     // At most g tiles are split; every tile's workgroup checks whether its tile is one of them.
@@ -480,10 +485,10 @@ export class Kernels {
     } else if (VEC4_128_WIDTH[variant]) {
       const bn = VEC4_128_WIDTH[variant]!;
       const grid = STREAM_K_TWIN[variant] ? this.streamKGridFor(bn) : null;
-      if (grid !== null) return this.matmulStreamK(a, variant, key, bn, grid, [...words, 0, 0, 0, 0], work);
+      if (grid !== null) return this.matmulStreamK(a, variant, key, bn, grid, [...words, 0, 0, 0, 0, 0], work);
       pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout, bn));
       groups = [Math.ceil(a.N / bn), Math.ceil(a.M / 128)];
-      words.push(0, 0, 0, 0); // the stream-K fields of Params
+      words.push(0, 0, 0, 0, 0); // the stream-K fields of Params
     } else if (variant === 'naive') {
       pipeline = this.gpu.pipeline(key, () => matmulNaiveSource(a.wDtype));
       groups = [Math.ceil(a.N / 16), Math.ceil(a.M / 16)];

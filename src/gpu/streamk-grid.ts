@@ -7,7 +7,7 @@
 // sN = 0) and every row of Y is written over one row (ldY = 0). The values are meaningless, the
 // timing is that of n full tiles.
 import type { Kernels } from './kernels.js';
-import { streamKCacheKey } from './kernels.js';
+import { STREAM_K_MAX_GRID, streamKCacheKey } from './kernels.js';
 import { saveCachedChoice, timeRuns, type TimeOptions } from './autotune.js';
 
 export interface ConcurrencyPoint {
@@ -29,7 +29,7 @@ export interface ProbeOptions extends TimeOptions {
   depth?: number;
   /** Largest count searched (default STREAM_K_MAX_GRID of kernels.ts, 1024). */
   maxTiles?: number;
-  /** A count is "one wave" while its time stays under this factor of one tile's (default 1.5). */
+  /** Counts run "side by side, one per SM" while their time stays under this factor of one tile's (default 1.25). */
   threshold?: number;
 }
 
@@ -60,20 +60,33 @@ export async function tileConcurrencyCurve(kernels: Kernels, bn: 128 | 64, count
 }
 
 /**
- * The largest tile count that runs in about the time of one tile: doubling from 1 until the time
- * passes `threshold` × one tile's, then bisecting between the last count under it and the first
- * over it.
+ * The stream-K grid: first the largest count that runs in about the time of one tile (`threshold`
+ * × its time; doubling from 1, then bisecting): on a GPU, one workgroup per SM (H100: 132). SMs
+ * then take further workgroups side by side, each sharing the SM, until their occupancy is full;
+ * so the grid is the multiple k·s (k = 1..4) of that count s with the most tiles per millisecond,
+ * the smallest one within 5 % of the best (H100: 264 for 128 × 128 tiles, 2 per SM; 396 for
+ * 128 × 64, 3 per SM; measured in bench/results/2026-11-26-h100-streamk-*).
  */
 export async function probeStreamKGrid(kernels: Kernels, bn: 128 | 64, options: ProbeOptions = {}): Promise<StreamKProbe> {
-  const maxTiles = options.maxTiles ?? 1024;
-  const threshold = options.threshold ?? 1.5;
   const points: ConcurrencyPoint[] = [];
   let timer = '';
-  const time = async (n: number) => {
+  const grid = await chooseStreamKGrid(async (n) => {
     const r = await tileConcurrencyCurve(kernels, bn, [n], options);
     points.push(...r.points);
     timer = r.timer;
     return r.points[0].medianMs;
+  }, options);
+  return { bn, grid, points, timer };
+}
+
+/** probeStreamKGrid's search over a timer of n tiles (each count timed once). */
+export async function chooseStreamKGrid(timeTiles: (n: number) => Promise<number>, options: Pick<ProbeOptions, 'maxTiles' | 'threshold'> = {}): Promise<number> {
+  const maxTiles = options.maxTiles ?? STREAM_K_MAX_GRID;
+  const threshold = options.threshold ?? 1.25;
+  const measured = new Map<number, number>();
+  const time = async (n: number) => {
+    if (!measured.has(n)) measured.set(n, await timeTiles(n));
+    return measured.get(n)!;
   };
   const limit = threshold * (await time(1));
   let lo = 1;
@@ -91,7 +104,10 @@ export async function probeStreamKGrid(kernels: Kernels, bn: 128 | 64, options: 
     if ((await time(mid)) > limit) hi = mid;
     else lo = mid;
   }
-  return { bn, grid: lo, points, timer };
+  const rates = [];
+  for (const n of [1, 2, 3, 4].map((k) => k * lo).filter((c) => c <= maxTiles)) rates.push({ n, perMs: n / (await time(n)) });
+  const best = Math.max(...rates.map((r) => r.perMs));
+  return rates.find((r) => r.perMs >= 0.95 * best)!.n;
 }
 
 /** Probes both tile widths and records the grids in the autotune cache for this adapter; returns the probes. */

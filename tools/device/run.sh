@@ -27,7 +27,7 @@ for step in "$@"; do
     verify) cat /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; timeout 120 /tmp/pn/node verify-fixtures.mjs fixtures/gpt2-tiny fixtures/pythia-tiny 2>&1 | grep -v '^Warning' | tee -a $OUT/verify.jsonl | cut -c1-600 ;;
     sweeps) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     sweeps-xl) timeout 420 /tmp/pn/node --max-old-space-size=16000 sweeps.mjs --shape gpt2-xl --dtype F16 --batch 4 --seq 128 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps-xl.jsonl ;;
-    matmul) timeout 300 /tmp/pn/node matmul.mjs --m 1024 --repeats 10 --variants shared,vec4-8x8,vec4-128,vec4-128x64 ${PEAK:+--peak-tflops $PEAK} 2>&1 | grep -v '^Warning' | tee -a $OUT/matmul.jsonl | cut -c1-3000 ;;
+    matmul) for m in 4096 1024; do timeout 300 /tmp/pn/node matmul.mjs --m $m --repeats 10 --variants shared,vec4-8x8,vec4-128,vec4-128x64,vec4-128-sk,vec4-128x64-sk ${PEAK:+--peak-tflops $PEAK} 2>&1 | grep -v '^Warning' | tee -a $OUT/matmul.jsonl | cut -c1-3000; done ;;
     forward) timeout 200 /tmp/pn/node forward.mjs --models gpt2,pythia --attention tiled,simple 2>&1 | grep -v '^Warning' | tee -a $OUT/forward.jsonl | cut -c1-3000 ;;
     sweeps-bounds) timeout 300 /tmp/pn/node sweeps.mjs --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 --compare-bounds --profile --pair-variants tiled,tiled:mixed,tiled:factor,tiled:mixed:factor,tiled:no-exp,direct 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps.jsonl ;;
     sweeps-pythia) timeout 240 /tmp/pn/node sweeps.mjs --shape pythia-160m --batch 4 --seq 256 --naive-neurons 2 --naive-heads 1 2>&1 | grep -v '^Warning' | tee -a $OUT/sweeps-pythia.jsonl ;;
