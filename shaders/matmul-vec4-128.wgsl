@@ -231,14 +231,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 // ---- stream-K ('-sk' variants) ----
 // Tiles are numbered row-major (p.tilesN per row). A persistent grid of p.skGrid workgroups (about
 // as many as the GPU runs at once) first takes the p.skDpTiles leading tiles data-parallel
-// (workgroup g: tiles g, g + skGrid, ...; skDpTiles a multiple of skGrid, possibly 0), then the rest
+// (workgroup g: tiles g, g + skGrid, ...; the host passes the whole waves, ⌊tiles / skGrid⌋·skGrid), then the rest
 // as units (one unit: one K-step of one tile; unit 0 = K-step 0 of tile skDpTiles) split evenly:
 // workgroup g takes units [u0(g), u0(g + 1)), u0(g) = g·skQ + min(g, skR),
 // skQ = ⌊units / skGrid⌋ ≥ 1, skR = units mod skGrid. A tile whose units one workgroup owns is
 // stored directly; a tile split between workgroups is written as partial sums, at most two per
 // workgroup (slot 0: its first tile, slot 1: its last), and main_fixup adds them in workgroup order
-// (deterministic). This removes the last, nearly empty wave of the data-parallel grid (e.g. 800
-// tiles of 128 × 64 at M = 4096, N = 1600 on 132 SMs × 2).
+// (deterministic). This spreads the last, nearly empty wave of the data-parallel grid over every
+// workgroup (e.g. 800 tiles of 128 × 64 at M = 4096, N = 1600 on an H100 that runs 396 at once:
+// 2 waves, then 8 tiles split 396 ways).
 // partials: (2·skGrid) slots of 16·NT vec4, slot-major, then accumulator, then invocation.
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
 

@@ -445,10 +445,11 @@ export class Kernels {
     const tilesM = Math.ceil(a.M / 128);
     const tiles = tilesN * tilesM;
     const g = Math.min(grid, tiles * Math.ceil(a.K / 8));
-    // Leading whole waves run data-parallel (phase-aligned K walks share cached X and W), the rest
-    // stream-K; PLATEAU_STREAMK_DP=0 sends every tile through stream-K.
-    const dpMode = envVar('PLATEAU_STREAMK_DP');
-    const dpTiles = dpMode === '0' ? 0 : Math.max(0, Math.floor(tiles / g) - (dpMode === 'waves' ? 0 : 1)) * g;
+    // Whole waves run data-parallel (their K walks in step share cached X and W), only the last
+    // partial wave's tiles stream-K: on the H100 this beat stream-K over every tile and over all
+    // but one wave (6400 × 1600, M = 4096: 29.9 vs 25.4 and 27.9 TFLOP/s with 128 × 64 tiles;
+    // bench/results/2026-11-26-h100-streamk-dp.jsonl).
+    const dpTiles = Math.floor(tiles / g) * g;
     const units = (tiles - dpTiles) * Math.ceil(a.K / 8);
     const partialBytes = 2 * g * 128 * bn * 4;
     if (!this.streamKPartials || this.streamKPartials.size < partialBytes) {

@@ -296,6 +296,9 @@ export class FinalLayerNeuronSweep {
   }
 
   destroy(): void {
+    // The constructor records work on these buffers (centerRows): submit it before they go, or the
+    // next submit of this device would reference destroyed buffers.
+    this.model.gpu.flush();
     for (const b of this.owned) b.destroy();
   }
 }
