@@ -4,9 +4,13 @@
 // folders (config.json + model.safetensors) and loaded with the real loader.
 //
 //   npx tsx bench/forward.ts [--layers 12] [--batch 8] [--seq 512] [--repeats 5] [--models gpt2,pythia] [--matmul VARIANT]
-//     [--attention tiled,simple]
+//     [--attention tiled,simple] [--autotune] [--d-model 1600 --heads 25]
 // --attention: time each listed attention kernel on the same model in the same run (ratios in
 // `attentionRatios`: ms per forward with simple / with tiled).
+// --autotune: tune the matmul for this forward's shapes first (on GPUs with the stream-K grid probe;
+// into a temporary cache, not the user's), then time each model with the adapter's default matmul
+// and with the tuned choices (ratios in `autotuneRatios`: ms per forward default / tuned).
+// --d-model, --heads: other widths (e.g. 1600 and 25: GPT-2 XL's), with --layers for the depth.
 //
 // Defaults on a software adapter (lavapipe): 2 layers instead of 12 (full width and vocabulary),
 // batch 1 × 128 tokens, 2 timed forwards. Prints one JSON object to stdout.
@@ -121,12 +125,19 @@ export interface ForwardBenchOptions {
   matmul?: string;
   /** Attention kernels to time one after the other on each model (default: the adapter's choice only). */
   attention?: ('tiled' | 'simple')[];
+  /** Tune the matmul first, then time default and tuned matmul choices. */
+  autotune?: boolean;
+  dModel?: number;
+  heads?: number;
 }
 
 export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<object> {
   registerWgslLoader();
   await installNavigatorGpu();
+  if (opts.matmul && opts.autotune) throw new Error('--matmul and --autotune: choose one');
   if (opts.matmul) process.env.PLATEAU_MATMUL = opts.matmul;
+  const tuneDir = opts.autotune ? mkdtempSync(path.join(os.tmpdir(), 'plateau-bench-tune-')) : null;
+  if (tuneDir) process.env.PLATEAU_AUTOTUNE_CACHE = path.join(tuneDir, 'autotune.json');
   const { Gpu } = await import('../src/gpu/device.js');
   const { loadModel } = await import('../src/model/load.js');
   const { runSequences } = await import('../src/model/run.js');
@@ -143,11 +154,21 @@ export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<o
   for (const arch of models) {
     const dir = mkdtempSync(path.join(os.tmpdir(), `plateau-bench-${arch}-`));
     try {
-      const { bytes } = await writeRandomModel(dir, { arch, layers });
+      const { bytes } = await writeRandomModel(dir, { arch, layers, dModel: opts.dModel, heads: opts.heads });
       const model = await loadModel(gpu, dir);
       const ids = Array.from({ length: B * T }, (_, i) => (i * 7919) % model.spec.vocab);
-      for (const attention of opts.attention ?? [null]) {
+      if (opts.autotune) {
+        const { autotuneMatmul, recordMatmulShapes } = await import('../src/gpu/autotune.js');
+        const { tuneStreamKGrids } = await import('../src/gpu/streamk-grid.js');
+        const shapes = await recordMatmulShapes(model.kernels, () => runSequences(model, ids, B, T));
+        if (!software) for (const p of await tuneStreamKGrids(model.kernels)) log(`stream-K grid 128×${p.bn}: ${p.grid}`);
+        for (const r of await autotuneMatmul(model.kernels, shapes, { repeats: 3 })) log(`${r.shape.M}×${r.shape.K}·${r.shape.K}×${r.shape.N} ${r.shape.layout}: ${r.best}`);
+      }
+      const configs = (opts.attention ?? [null]).flatMap((attention) => (opts.autotune ? ['default', 'tuned'] : [null]).map((tuning) => ({ attention, tuning })));
+      for (const { attention, tuning } of configs) {
         model.kernels.forcedAttention = attention;
+        if (tuning) model.kernels.reloadAutotune();
+        if (tuning === 'default') model.kernels.matmulChooser = null;
         await runSequences(model, ids, B, T); // warm-up (pipeline compilation)
         const profiler = Profiler.attach(gpu);
         const wall: number[] = [];
@@ -162,12 +183,13 @@ export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<o
         const gpuMs = report.gpuSumMs / repeats;
         const flopsPerForward = report.dispatches.reduce((s, d) => s + d.flops, 0) / repeats;
         const row = {
-          model: arch === 'gpt2' ? 'gpt2-small-shaped' : 'pythia-160m-shaped',
+          model: opts.dModel ? `${arch}-d${opts.dModel}-shaped` : arch === 'gpt2' ? 'gpt2-small-shaped' : 'pythia-160m-shaped',
           weights: model.weights.storage,
-          layers, fullLayers: 12, dModel: model.spec.dModel, vocab: model.spec.vocab,
+          layers, ...(opts.dModel ? {} : { fullLayers: 12 }), dModel: model.spec.dModel, vocab: model.spec.vocab,
           batch: B, seq: T, checkpointBytes: bytes,
           matmul: model.kernels.forcedMatmul ?? (model.kernels.matmulChooser ? 'autotuned' : model.kernels.matmulVariant),
           attention: attention ?? 'default',
+          ...(tuning ? { tuning } : {}),
           msPerForward: round(wallMs, 1),
           gpuMsPerForward: round(gpuMs, 1),
           tokensPerSecond: round((B * T) / (wallMs / 1000), 1),
@@ -184,17 +206,23 @@ export async function runForwardBench(opts: ForwardBenchOptions = {}): Promise<o
   }
   const attentionRatios = Object.fromEntries(models.flatMap((arch) => {
     const rows = results.filter((r) => r.model.startsWith(arch));
-    const ms = (a: string) => rows.find((r) => r.attention === a)?.msPerForward;
+    const ms = (a: string) => rows.find((r) => r.attention === a && r.tuning !== 'default')?.msPerForward;
     const simple = ms('simple'), tiled = ms('tiled');
     return simple && tiled ? [[rows[0].model, round(simple / tiled, 2)]] : [];
   }));
+  const autotuneRatios = Object.fromEntries(opts.autotune ? [...new Set(results.map((r) => `${r.model}/${r.attention}`))].map((key) => {
+    const ms = (tuning: string) => results.find((r) => `${r.model}/${r.attention}` === key && r.tuning === tuning)!.msPerForward;
+    return [key, round(ms('default') / ms('tuned'), 2)];
+  }) : []);
   const out = {
     bench: 'forward', adapter: gpu.describe(), date: new Date().toISOString(),
-    note: layers < 12 ? `${layers} of 12 layers (full width and vocabulary) to fit the adapter's speed` : 'full depth',
+    note: opts.dModel ? `${layers} layers of width ${opts.dModel}` : layers < 12 ? `${layers} of 12 layers (full width and vocabulary) to fit the adapter's speed` : 'full depth',
     models: results,
     ...(Object.keys(attentionRatios).length ? { attentionRatios } : {}),
+    ...(opts.autotune ? { autotuneRatios } : {}),
   };
   gpu.destroy();
+  if (tuneDir) rmSync(tuneDir, { recursive: true, force: true });
   return out;
 }
 
@@ -208,6 +236,9 @@ if (isMain(import.meta.url, 'forward')) {
       models: { type: 'string' },
       matmul: { type: 'string' },
       attention: { type: 'string' },
+      autotune: { type: 'boolean' },
+      'd-model': { type: 'string' },
+      heads: { type: 'string' },
     },
   });
   const num = (v?: string) => (v ? Number(v) : undefined);
@@ -215,6 +246,9 @@ if (isMain(import.meta.url, 'forward')) {
     layers: num(values.layers), batch: num(values.batch), seq: num(values.seq), repeats: num(values.repeats),
     models: values.models?.split(',') as RandomArch[] | undefined,
     matmul: values.matmul,
+    autotune: values.autotune,
+    dModel: num(values['d-model']),
+    heads: num(values.heads),
     attention: values.attention?.split(',').map((a) => {
       if (a !== 'tiled' && a !== 'simple') throw new Error(`--attention: expected tiled and/or simple, got "${a}"`);
       return a;

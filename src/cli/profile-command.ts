@@ -5,8 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { runSequences } from '../model/run.js';
 import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profiler.js';
-import { autotuneCachePath, autotuneMatmul, shapeKey, type MatmulShape } from '../gpu/autotune.js';
-import { isSoftwareAdapter, type MatmulArgs } from '../gpu/kernels.js';
+import { autotuneCachePath, autotuneMatmul, recordMatmulShapes } from '../gpu/autotune.js';
+import { isSoftwareAdapter } from '../gpu/kernels.js';
 import { tuneStreamKGrids } from '../gpu/streamk-grid.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
@@ -56,21 +56,8 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
     const batch = await readInputs(opts, dir, model);
     const work = workload(opts, { model, ids: batch.ids, B: batch.B, T: batch.T });
     // Warm-up: compiles every pipeline this forward uses (and, with --autotune, lists its matmul shapes).
-    const shapes = new Map<string, MatmulShape>();
     const kernels = model.kernels;
-    const matmul = kernels.matmul;
-    if (opts.autotune) {
-      kernels.matmul = (a: MatmulArgs, variant) => {
-        const layout = a.sN === 1 ? 'kn' : 'nk';
-        shapes.set(`${a.M}/${shapeKey(a.N, a.K, a.wDtype, layout)}`, { M: a.M, N: a.N, K: a.K, dtype: a.wDtype, layout });
-        matmul.call(kernels, a, variant);
-      };
-    }
-    try {
-      await work();
-    } finally {
-      if (opts.autotune) kernels.matmul = matmul;
-    }
+    const shapes = opts.autotune ? await recordMatmulShapes(kernels, work) : (await work(), []);
     if (opts.autotune) {
       if (kernels.forcedMatmul) throw new Error(`--autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
       if (!isSoftwareAdapter(gpu)) {
@@ -78,8 +65,8 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
           console.log(`autotune: stream-K grid for 128×${probe.bn} matmul tiles: ${probe.grid} workgroups (tiles run at once, measured)`);
         }
       }
-      console.log(`autotune: ${shapes.size} matmul shapes of this forward on ${gpu.describe()}`);
-      await autotuneMatmul(kernels, [...shapes.values()], {
+      console.log(`autotune: ${shapes.length} matmul shapes of this forward on ${gpu.describe()}`);
+      await autotuneMatmul(kernels, shapes, {
         repeats: 3,
         onResult: (r) => console.log(`  ${r.shape.M}×${r.shape.K}·${r.shape.K}×${r.shape.N} ${r.shape.dtype} ${r.shape.layout}: ${r.best} ` +
           `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),

@@ -324,6 +324,23 @@ export interface AutotuneOptions extends TimeOptions {
 
 export const DEFAULT_TUNE_VARIANTS: MatmulVariant[] = ['register', 'register-8x8', 'vec4', 'vec4-8x8', 'shared', 'vec4-128', 'vec4-128x64'];
 
+/** Runs `work` and returns the distinct matmul shapes (M, K × N, dtype, layout) it dispatched through `kernels`. */
+export async function recordMatmulShapes(kernels: Kernels, work: () => Promise<unknown>): Promise<Required<MatmulShape>[]> {
+  const shapes = new Map<string, Required<MatmulShape>>();
+  const matmul = kernels.matmul;
+  kernels.matmul = (a, variant) => {
+    const layout = a.sN === 1 ? 'kn' : 'nk';
+    shapes.set(`${a.M}/${shapeKey(a.N, a.K, a.wDtype, layout)}`, { M: a.M, N: a.N, K: a.K, dtype: a.wDtype, layout });
+    matmul.call(kernels, a, variant);
+  };
+  try {
+    await work();
+  } finally {
+    kernels.matmul = matmul;
+  }
+  return [...shapes.values()];
+}
+
 /** DEFAULT_TUNE_VARIANTS, and the stream-K variants whose grid this Kernels knows. */
 export function tuneVariants(kernels: Kernels): MatmulVariant[] {
   const streamK = ([['vec4-128-sk', 128], ['vec4-128x64-sk', 64]] as const).filter(([, bn]) => kernels.streamKGridFor(bn) !== null).map(([v]) => v);
