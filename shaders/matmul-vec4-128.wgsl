@@ -302,13 +302,13 @@ fn main_streamk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
   }
 }
 
-// Adds the partial sums of each split tile, in workgroup order. Dispatch (tilesN, tilesM, 1).
+// Adds the partial sums of each split tile, in workgroup order. Dispatch (tiles − skDpTiles, 1, 1):
+// one workgroup per tile after the data-parallel ones (at most skGrid).
 @compute @workgroup_size(TX, 16, 1)
 fn main_fixup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let nSteps = (p.K + BK - 1u) / BK;
-  let tile = wg.y * p.tilesN + wg.x;
-  if (tile < p.skDpTiles) { return; } // stored by its data-parallel workgroup
-  let ua = (tile - p.skDpTiles) * nSteps;
+  let tile = p.skDpTiles + wg.x;
+  let ua = wg.x * nSteps;
   let ga = unit_owner(ua);
   let gb = unit_owner(ua + nSteps - 1u);
   if (ga == gb) { return; } // stored by its one workgroup
@@ -319,5 +319,5 @@ fn main_fixup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     let slot = 2u * g + select(0u, 1u, g == ga && first_unit(ga) < ua);
     for (var i = 0u; i < 16u; i++) { acc[i] += partials[(slot * 16u + i) * NT + tid]; }
   }
-  store_tile(lid.x, lid.y, wg.y * BM, wg.x * BN, acc);
+  store_tile(lid.x, lid.y, (tile / p.tilesN) * BM, (tile % p.tilesN) * BN, acc);
 }

@@ -119,13 +119,17 @@ describe('matmul stream-K (vec4-128-sk, vec4-128x64-sk)', () => {
         const p = await stridedProduct(layout, dtype);
         for (const [variant, twin, bn] of [['vec4-128-sk', 'vec4-128', 128], ['vec4-128x64-sk', 'vec4-128x64', 64]] as const) {
           const tilesN = Math.ceil(p.N / bn), tilesM = Math.ceil(p.M / 128);
-          const units = tilesN * tilesM * Math.ceil(p.K / 8);
+          const tiles = tilesN * tilesM;
+          const units = tiles * Math.ceil(p.K / 8);
           const dp = (await p.run(new Kernels(p.gpu, twin))).got;
           for (const grid of [1, 4, 7, 13, 1000]) {
             const k = new Kernels(p.gpu, { matmul: variant, streamKGrid: grid });
             const { got, seen } = await p.run(k);
             const key = `matmul-${variant}-${layout}-${dtype}`;
-            expect(seen).toEqual([[key, [Math.min(grid, units), 1, 1]], [`${key}-fixup`, [tilesN, tilesM, 1]]]);
+            // Whole waves of the grid run data-parallel; the other tiles get a fixup workgroup each.
+            const g = Math.min(grid, units);
+            const skTiles = tiles - Math.floor(tiles / g) * g;
+            expect(seen).toEqual([[key, [g, 1, 1]], ...(skTiles ? [[`${key}-fixup`, [skTiles, 1, 1]]] : [])]);
             expect(maxAbsDiff(got, p.ref), `grid ${grid}`).toBeLessThan(1e-4);
             if (grid === 1) expect(maxAbsDiff(got, dp)).toBe(0);
           }
@@ -134,6 +138,22 @@ describe('matmul stream-K (vec4-128-sk, vec4-128x64-sk)', () => {
       });
     }
   }
+
+  it('grows its partial-sum buffer between products recorded in one submit, both results right', async () => {
+    const gpu = await testGpu();
+    const k = new Kernels(gpu, { matmul: 'vec4-128-sk', streamKGrid: 4 });
+    const products = [[8, 8, 8], [200, 136, 40]].map(([M, N, K], i) => {
+      const x = randomArray(M * K, 40 + i), w = randomArray(K * N, 50 + i);
+      const y = gpu.createBuffer('y', M * N * 4);
+      const args = { x: gpu.upload('x', x), w: gpu.upload('w', w), wDtype: 'f32' as const, y, M, N, K, sK: N, sN: 1 };
+      k.matmul(args); // the first needs one workgroup's partials (1 unit), the second four
+      return { args, ref: matmulRef(x, w, M, N, K, N, 1) };
+    });
+    for (const { args, ref } of products) {
+      expect(maxAbsDiff(await gpu.readF32(args.y, 0, args.M * args.N), ref)).toBeLessThan(1e-4);
+      for (const b of [args.x, args.w, args.y]) b.destroy();
+    }
+  });
 
   it('runs as its data-parallel twin when no grid size is known; rejects bad grid sizes', async () => {
     const p = await stridedProduct('kn', 'f32');

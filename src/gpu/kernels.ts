@@ -425,8 +425,8 @@ export class Kernels {
 
   /**
    * Workgroups in the stream-K grid for tiles 128 × bn: forced (option, PLATEAU_STREAMK_GRID), else
-   * the autotune cache's figure for this adapter (measured by autotune's probeStreamKGrid: how many
-   * such workgroups the GPU runs at once), else null (the variant runs as its data-parallel twin).
+   * the autotune cache's figure for this adapter (measured by streamk-grid.ts tuneStreamKGrids: how
+   * many such workgroups the GPU runs at once), else null (the variant runs as its data-parallel twin).
    */
   streamKGridFor(bn: 128 | 64): number | null {
     if (this.forcedStreamKGrid !== null) return this.forcedStreamKGrid;
@@ -438,7 +438,7 @@ export class Kernels {
   }
 
   /** Y = X · W (+ bias) by a stream-K variant over `grid` workgroups: main_streamk, then main_fixup. */
-  private matmulStreamK(a: MatmulArgs, variant: MatmulVariant, key: string, bn: 128 | 64, grid: number, words: number[], work: KernelWork): void {
+  private matmulStreamK(a: MatmulArgs, key: string, bn: 128 | 64, grid: number, words: number[], work: KernelWork): void {
     const layout = a.sN === 1 ? 'kn' : 'nk';
     const source = () => matmulVec4x128Source(a.wDtype, layout, bn);
     const tilesN = Math.ceil(a.N / bn);
@@ -453,17 +453,22 @@ export class Kernels {
     const units = (tiles - dpTiles) * Math.ceil(a.K / 8);
     const partialBytes = 2 * g * 128 * bn * 4;
     if (!this.streamKPartials || this.streamKPartials.size < partialBytes) {
-      this.streamKPartials?.destroy();
+      if (this.streamKPartials) {
+        this.gpu.flush(); // recorded products may still read the old buffer
+        this.streamKPartials.destroy();
+      }
       this.streamKPartials = this.gpu.createBuffer('matmul-streamk-partials', partialBytes);
     }
     words.splice(12, 5, tilesN, g, Math.floor(units / g), units % g, dpTiles);
     const buffers = [a.x, a.w, a.bias ?? this.dummy, a.y, null, this.streamKPartials];
     this.gpu.dispatch(key, this.gpu.pipeline(key, source, 'main_streamk'), buffers, [g], { words, binding: 4 }, work);
-    // At most g tiles are split; every tile's workgroup checks whether its tile is one of them.
+    if (units === 0) return; // whole waves only: every tile stored by one workgroup
+    // One workgroup per stream-K tile (fewer than g): those split between workgroups add their partials.
     const fixupKey = `${key}-fixup`;
-    this.gpu.dispatch(fixupKey, this.gpu.pipeline(fixupKey, source, 'main_fixup'), [null, null, a.bias ?? this.dummy, a.y, null, this.streamKPartials], [tilesN, tilesM], { words, binding: 4 }, {
+    const skTiles = tiles - dpTiles;
+    this.gpu.dispatch(fixupKey, this.gpu.pipeline(fixupKey, source, 'main_fixup'), [null, null, a.bias ?? this.dummy, a.y, null, this.streamKPartials], [skTiles], { words, binding: 4 }, {
       flops: 0,
-      bytes: Math.min(g, tilesN * tilesM) * 128 * bn * 4 * 3,
+      bytes: 3 * skTiles * 128 * bn * 4,
     });
   }
 
@@ -486,7 +491,7 @@ export class Kernels {
     } else if (VEC4_128_WIDTH[variant]) {
       const bn = VEC4_128_WIDTH[variant]!;
       const grid = STREAM_K_TWIN[variant] ? this.streamKGridFor(bn) : null;
-      if (grid !== null) return this.matmulStreamK(a, variant, key, bn, grid, [...words, 0, 0, 0, 0, 0], work);
+      if (grid !== null) return this.matmulStreamK(a, key, bn, grid, [...words, 0, 0, 0, 0, 0], work);
       pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout, bn));
       groups = [Math.ceil(a.N / bn), Math.ceil(a.M / 128)];
       words.push(0, 0, 0, 0, 0); // the stream-K fields of Params
