@@ -4,13 +4,15 @@
 // GPU timestamps when the adapter has timestamp-query) and as our-best / peer ratios.
 //
 //   npx tsx bench/matmul.ts [--m 256] [--repeats 10] [--warmup 2] [--variants register,vec4-128,...] [--dtype f32|f16]
-//                           [--shapes 768x2304,...] [--no-peer] [--peak-tflops P] [--grids 132,264]
+//                           [--shapes 768x2304,...] [--no-peer] [--peak-tflops P] [--grids 132,264] [--check]
 //
 // Defaults are sized for lavapipe (M = 64, 3 repeats); on a real GPU pass e.g. --m 1024 --repeats 20.
 // --peak-tflops: the adapter's FP32 peak (WebGPU does not report it; e.g. 66.9 for an H100 SXM or
 // H200, 51.2 for an H100 PCIe): each shape's best variant is then also given as a fraction of it.
 // --grids: stream-K grid sizes at which the '-sk' variants are timed (each reported as "variant@grid");
 // without it, each tile width's grid is probed first (src/gpu/streamk-grid.ts, reported as streamKProbes).
+// --check: also compare each variant's output with float64 dot products at 512 sampled outputs
+// (f32 weights): `maxError` = the largest |error| / Σ|x·w| (about 1e-7 to 1e-6 when right).
 // Prints one JSON object to stdout; progress goes to stderr.
 import { register } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -91,6 +93,8 @@ export interface MatmulBenchOptions {
   peer?: boolean;
   /** FP32 peak of the adapter in TFLOP/s, to report each shape's best as a fraction of it. */
   peakTflops?: number;
+  /** Also check each variant's output against float64 dot products (sampled; f32 only): `maxError` per variant. */
+  check?: boolean;
   /** Stream-K grid sizes to time the '-sk' variants at (each reported as "variant@grid"); default: the probed grid per tile width. */
   grids?: number[];
 }
@@ -177,13 +181,14 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
   const rows = [];
   const t0 = performance.now();
   for (const [K, N] of shapes) {
-    const bench = new MatmulBench(kernels, { M, N, K, dtype, layout: 'kn' });
-    const byVariant: Record<string, { gflops: number; medianMs: number; ran: string }> = {};
+    const bench = new MatmulBench(kernels, { M, N, K, dtype, layout: 'kn' }, { keepInputs: opts.check });
+    const byVariant: Record<string, { gflops: number; medianMs: number; ran: string; maxError?: number }> = {};
     let timer = '';
     for (const v of variants) {
       for (const [label, k] of await gridKernels(v)) {
         const t = await bench.time(v, { warmup, repeats }, k);
         byVariant[label] = { gflops: round(t.gflops), medianMs: round(t.medianMs, 3), ran: t.ran };
+        if (opts.check) byVariant[label].maxError = Number((await bench.check(v, k)).toPrecision(3));
         timer = t.timer;
       }
     }
@@ -204,7 +209,7 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
       ratioBestToNaive: byVariant.naive ? round(best[1].gflops / byVariant.naive.gflops, 2) : null,
       ...(opts.peakTflops ? { bestFractionOfPeak: round(best[1].gflops / (opts.peakTflops * 1000), 3) } : {}),
     };
-    log(`${M}×${K}·${K}×${N}: ${Object.entries(byVariant).map(([v, t]) => `${v} ${t.gflops}`).join(', ')}${peerTiming ? `, tfjs ${peerTiming.gflops}` : ''} GFLOP/s`);
+    log(`${M}×${K}·${K}×${N}: ${Object.entries(byVariant).map(([v, t]) => `${v} ${t.gflops}${t.maxError !== undefined ? ` (err ${t.maxError})` : ''}`).join(', ')}${peerTiming ? `, tfjs ${peerTiming.gflops}` : ''} GFLOP/s`);
     rows.push(row);
   }
   const result = {
@@ -234,6 +239,7 @@ if (isMain(import.meta.url, 'matmul')) {
       'no-peer': { type: 'boolean' },
       'peak-tflops': { type: 'string' },
       grids: { type: 'string' },
+      check: { type: 'boolean' },
     },
   });
   const peak = values['peak-tflops'] === undefined ? undefined : Number(values['peak-tflops']);
@@ -248,6 +254,7 @@ if (isMain(import.meta.url, 'matmul')) {
     peer: !values['no-peer'],
     peakTflops: peak,
     grids: values.grids?.split(',').map(Number),
+    check: values.check,
   });
   console.log(JSON.stringify(result, null, 1));
   process.exit(0); // the GPU entry sits on navigator: exit explicitly

@@ -159,6 +159,17 @@ describe('autotune cache', () => {
     expect(autotuneChooser(gpu)).toBeNull();
   });
 
+  it('MatmulBench.check: float64 error of sampled outputs; an output left unwritten fails', async () => {
+    const k = new Kernels(await testGpu(), { streamKGrid: 3 });
+    const bench = new MatmulBench(k, { M: 130, N: 72, K: 40, dtype: 'f32', layout: 'nk' }, { keepInputs: true });
+    for (const v of ['register', 'vec4-128x64-sk'] as const) expect(await bench.check(v, k, 64)).toBeLessThan(1e-6);
+    const idle = new Kernels(k.gpu);
+    idle.matmul = () => {}; // writes nothing: the NaN fill stays
+    expect(await bench.check('register', idle, 64)).toBe(Infinity);
+    bench.destroy();
+    expect(() => new MatmulBench(k, { M: 4, N: 4, K: 4, dtype: 'f16' }, { keepInputs: true })).toThrow(/f32 weights only/);
+  });
+
   it('MatmulBench reports GFLOP/s from the median and which variant ran', async () => {
     const k = new Kernels(await testGpu());
     const bench = new MatmulBench(k, { M: 5, N: 30, K: 7, dtype: 'f32' });

@@ -272,15 +272,54 @@ export class MatmulBench {
   private bias: GPUBuffer;
   private y: GPUBuffer;
 
-  constructor(readonly kernels: Kernels, shape: MatmulShape) {
+  /** The f32 inputs as uploaded, kept for check() (constructor option `keepInputs`). */
+  private host: { x: Float32Array; w: Float32Array; bias: Float32Array } | null = null;
+
+  constructor(readonly kernels: Kernels, shape: MatmulShape, options: { keepInputs?: boolean } = {}) {
     this.shape = { layout: 'kn', ...shape };
     const { M, N, K, dtype } = this.shape;
     const gpu = kernels.gpu;
-    this.x = gpu.upload('tune-x', fill(M * K, 1));
+    const x = fill(M * K, 1);
+    this.x = gpu.upload('tune-x', x);
     const w = fill(K * N, 2);
     this.w = gpu.upload('tune-w', dtype === 'f16' ? f16Bits(w) : w);
-    this.bias = gpu.upload('tune-bias', fill(N, 3));
+    const bias = fill(N, 3);
+    this.bias = gpu.upload('tune-bias', bias);
     this.y = gpu.createBuffer('tune-y', M * N * 4);
+    if (options.keepInputs) {
+      if (dtype !== 'f32') throw new Error('MatmulBench: keepInputs (for check) supports f32 weights only');
+      this.host = { x, w, bias };
+    }
+  }
+
+  /**
+   * Runs `variant` once and compares `samples` outputs spread over Y with float64 dot products of
+   * the inputs: the largest |error| / (Σ_k |x_k·w_k| + |bias|) among them (≈ 1e-7 … 1e-6 for f32).
+   */
+  async check(variant: MatmulVariant, kernels: Kernels = this.kernels, samples = 512): Promise<number> {
+    if (!this.host) throw new Error('MatmulBench.check: construct with { keepInputs: true }');
+    const { M, N, K, layout } = this.shape;
+    const gpu = this.kernels.gpu;
+    await gpu.sync();
+    gpu.write(this.y, new Float32Array(M * N).fill(NaN)); // an output the variant does not write fails
+    this.run(variant, kernels);
+    const y = await gpu.readF32(this.y, 0, M * N);
+    const { x, w, bias } = this.host;
+    let worst = 0;
+    for (let s = 0; s < samples; s++) {
+      const e = Math.floor(((s + 0.5) / samples) * M * N);
+      const r = Math.floor(e / N), c = e % N;
+      let dot = bias[c];
+      let scale = Math.abs(bias[c]);
+      for (let k = 0; k < K; k++) {
+        const term = x[r * K + k] * (layout === 'kn' ? w[k * N + c] : w[c * K + k]);
+        dot += term;
+        scale += Math.abs(term);
+      }
+      const err = Math.abs(y[e] - dot) / scale;
+      worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
+    }
+    return worst;
   }
 
   /** One product by `variant` (through `kernels`, default the bench's: another Kernels on the same GPU, e.g. with another stream-K grid). */
