@@ -184,14 +184,16 @@ export async function runMatmulBench(opts: MatmulBenchOptions = {}): Promise<obj
     const bench = new MatmulBench(kernels, { M, N, K, dtype, layout: 'kn' }, { keepInputs: opts.check });
     const byVariant: Record<string, { gflops: number; medianMs: number; ran: string; maxError?: number }> = {};
     let timer = '';
-    for (const v of variants) {
-      for (const [label, k] of await gridKernels(v)) {
-        const t = await bench.time(v, { warmup, repeats }, k);
-        byVariant[label] = { gflops: round(t.gflops), medianMs: round(t.medianMs, 3), ran: t.ran };
-        if (opts.check) byVariant[label].maxError = Number((await bench.check(v, k)).toPrecision(3));
-        timer = t.timer;
-      }
+    const runs: [MatmulVariant, string, InstanceType<typeof Kernels>][] = [];
+    for (const v of variants) for (const [label, k] of await gridKernels(v)) runs.push([v, label, k]);
+    for (const [v, label, k] of runs) {
+      const t = await bench.time(v, { warmup, repeats }, k);
+      byVariant[label] = { gflops: round(t.gflops), medianMs: round(t.medianMs, 3), ran: t.ran };
+      timer = t.timer;
     }
+    // Checks after every timing: their big uploads and read-backs slowed the timings that followed
+    // them on the H100 (results/2026-11-26-h100-streamk-check.jsonl).
+    if (opts.check) for (const [v, label, k] of runs) byVariant[label].maxError = Number((await bench.check(v, k)).toPrecision(3));
     bench.destroy();
     const best = Object.entries(byVariant).filter(([v]) => v !== 'naive').reduce((a, b) => (b[1].gflops > a[1].gflops ? b : a));
     let peerTiming: PeerTiming | null = null;
