@@ -139,7 +139,7 @@ describe('matmul stream-K (vec4-128-sk, vec4-128x64-sk)', () => {
     }
   }
 
-  it('grows its partial-sum buffer between products recorded in one submit, both results right', async () => {
+  it('grows its partial-sum buffer between products recorded in one submit, and frees it with work pending: results right', async () => {
     const gpu = await testGpu();
     const k = new Kernels(gpu, { matmul: 'vec4-128-sk', streamKGrid: 4 });
     const products = [[8, 8, 8], [200, 136, 40]].map(([M, N, K], i) => {
@@ -151,8 +151,16 @@ describe('matmul stream-K (vec4-128-sk, vec4-128x64-sk)', () => {
     });
     for (const { args, ref } of products) {
       expect(maxAbsDiff(await gpu.readF32(args.y, 0, args.M * args.N), ref)).toBeLessThan(1e-4);
-      for (const b of [args.x, args.w, args.y]) b.destroy();
     }
+    // Released with recorded work pending (as a model's destroy() does), then made again on use.
+    const [, big] = products;
+    gpu.write(big.args.y, new Float32Array(big.args.M * big.args.N));
+    k.matmul(big.args);
+    k.releaseScratch();
+    expect(maxAbsDiff(await gpu.readF32(big.args.y, 0, big.args.M * big.args.N), big.ref)).toBeLessThan(1e-4);
+    k.matmul(big.args);
+    expect(maxAbsDiff(await gpu.readF32(big.args.y, 0, big.args.M * big.args.N), big.ref)).toBeLessThan(1e-4);
+    for (const { args } of products) for (const b of [args.x, args.w, args.y]) b.destroy();
   });
 
   it('runs as its data-parallel twin when no grid size is known; rejects bad grid sizes', async () => {

@@ -401,6 +401,14 @@ export class Kernels {
     this.dummy2 = gpu.createBuffer('dummy2', 16);
   }
 
+  /** Frees scratch the matmul keeps between calls (the stream-K partial sums), after submitting work that may read it. */
+  releaseScratch(): void {
+    if (!this.streamKPartials) return;
+    this.gpu.flush();
+    this.streamKPartials.destroy();
+    this.streamKPartials = null;
+  }
+
   /** A 16-byte placeholder for bindings a dispatch does not use. */
   get placeholder(): GPUBuffer {
     return this.dummy;
@@ -453,10 +461,7 @@ export class Kernels {
     const units = (tiles - dpTiles) * Math.ceil(a.K / 8);
     const partialBytes = 2 * g * 128 * bn * 4;
     if (!this.streamKPartials || this.streamKPartials.size < partialBytes) {
-      if (this.streamKPartials) {
-        this.gpu.flush(); // recorded products may still read the old buffer
-        this.streamKPartials.destroy();
-      }
+      this.releaseScratch(); // submits recorded products that may still read the old buffer
       this.streamKPartials = this.gpu.createBuffer('matmul-streamk-partials', partialBytes);
     }
     words.splice(12, 5, tilesN, g, Math.floor(units / g), units % g, dpTiles);

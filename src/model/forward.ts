@@ -131,6 +131,8 @@ interface PendingCapture {
 
 export class Transformer {
   readonly kernels: Kernels;
+  /** Whether destroy() also frees the kernels' scratch (this model made its Kernels). */
+  private readonly ownsKernels: boolean;
   private workspace: Workspace | null = null;
   /** Upper bound on vocabulary columns per logits chunk (tests lower it to exercise chunking). */
   vocabChunkCap = 32768;
@@ -141,6 +143,7 @@ export class Transformer {
     readonly weights: ModelWeights,
     kernels?: Kernels,
   ) {
+    this.ownsKernels = !kernels;
     this.kernels = kernels ?? new Kernels(gpu);
   }
 
@@ -428,5 +431,6 @@ export class Transformer {
   destroy(): void {
     this.workspace?.destroy();
     this.workspace = null;
+    if (this.ownsKernels) this.kernels.releaseScratch();
   }
 }
