@@ -8,7 +8,8 @@ import { Gpu } from '../src/gpu/device.js';
 import { loadModel } from '../src/model/load.js';
 import { runSequences } from '../src/model/run.js';
 import type { Transformer } from '../src/model/forward.js';
-import { Profiler, toChromeTrace, toTable, type ProfileReport } from '../src/gpu/profiler.js';
+import { Profiler, timestampQuantumUs, toChromeTrace, toTable, type ProfileReport } from '../src/gpu/profiler.js';
+import { PROFILE_WORKLOADS, profileRuns, profileWorkload } from '../src/interventions/profile-workload.js';
 import { fixtureDir, readReference } from './fixtures.js';
 import { runCli, tempDir } from './helpers/cli.js';
 
@@ -162,6 +163,37 @@ describe('Profiler on gpt2-tiny', () => {
     expect(report.gpuSumMs).toBe(0);
     // and a new profiler can attach again
     Profiler.attach(gpu).detach();
+  });
+});
+
+describe('timestamp rounding', () => {
+  const report = (times: number[][], mode: 'timestamp' | 'cpu' = 'timestamp') => ({
+    mode, dispatches: times.map(([startNs, endNs], index) => ({ index, kernel: 'k', startNs, endNs, flops: 0, bytes: 0 })),
+  });
+  it('names Chrome\'s 100 µs and Dawn\'s 65.536 µs steps, and nothing for exact or CPU-timed reports', () => {
+    expect(timestampQuantumUs(report([[0, 100_000], [100_000, 100_000], [200_000, 400_000], [400_000, 500_000]]))).toBe(100);
+    expect(timestampQuantumUs(report([[0, 65_536], [65_536, 131_072], [131_072, 131_072], [131_072, 196_608]]))).toBe(65.536);
+    expect(timestampQuantumUs(report([[0, 1234], [1300, 5000], [5100, 9000], [9100, 9400]]))).toBeNull();
+    expect(timestampQuantumUs(report([[0, 100_000], [100_000, 200_000], [200_000, 300_000], [300_000, 400_000]], 'cpu'))).toBeNull();
+    expect(timestampQuantumUs(report([[0, 100_000]]))).toBeNull(); // too few to tell
+  });
+});
+
+describe('profile workloads (shared by the CLI and the page)', () => {
+  it('each workload profiles: forward, sweeps and patching; patching needs two rows', async () => {
+    expect([...PROFILE_WORKLOADS]).toEqual(['forward', 'neurons', 'heads', 'heads-bos', 'patch']);
+    const ctx = { model, ids, B, T };
+    const seen: Record<string, string[]> = {};
+    for (const kind of PROFILE_WORKLOADS) {
+      const work = profileWorkload(kind, ctx);
+      await work(); // warm-up
+      const report = await profileRuns(gpu, work, 2, { onRun: (n) => expect(n).toBeGreaterThan(0) });
+      expect(report.dispatches.length, kind).toBeGreaterThan(0);
+      seen[kind] = report.kernels.map((k) => k.kernel);
+    }
+    expect(seen.forward.some((k) => k.startsWith('attention-'))).toBe(true);
+    expect(seen.neurons.some((k) => k.startsWith('neuron-closed-form') || k.includes('pair'))).toBe(true);
+    expect(() => profileWorkload('patch', { model, ids: ids.subarray(0, T), B: 1, T })).toThrow(/token ids need two or more rows/);
   });
 });
 

@@ -3,14 +3,12 @@
 // per-kernel table and how the sum of pass durations compares with the GPU span and the wall clock,
 // and optionally writes a Chrome trace (Perfetto / chrome://tracing).
 import { writeFile } from 'node:fs/promises';
-import { runSequences } from '../model/run.js';
-import { Profiler, toChromeTrace, toTable, type ProfileMode } from '../gpu/profiler.js';
+import { toChromeTrace, toTable } from '../gpu/profiler.js';
 import { autotuneCachePath, autotuneMatmul, recordMatmulShapes } from '../gpu/autotune.js';
 import { isSoftwareAdapter } from '../gpu/kernels.js';
 import { tuneStreamKGrids } from '../gpu/streamk-grid.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
-import { headAblationSweep, neuronSweep, type SweepContext } from '../interventions/sweeps.js';
-import { patchRunner } from '../interventions/patch.js';
+import { profileRuns, profileWorkload } from '../interventions/profile-workload.js';
 import { autotunePairLoop } from '../interventions/pair-autotune.js';
 import { autotuneAttention } from '../model/attention-autotune.js';
 import { formatPairVariant, pairVariantFor } from '../interventions/closed-form.js';
@@ -26,27 +24,6 @@ export interface ProfileCommandOptions extends InputOptions {
   sweep?: 'neurons' | 'heads' | 'heads-bos' | 'patch';
 }
 
-/** The profiled work: a forward pass, a whole sweep (clean run included) of the last layer, or resid_pre patching of rows 0 → 1 (every layer and position). */
-function workload(opts: ProfileCommandOptions, ctx: SweepContext): () => Promise<unknown> {
-  const { model, ids, B, T } = ctx;
-  const last = model.spec.nLayers - 1;
-  if (!opts.sweep) return () => runSequences(model, ids, B, T);
-  if (opts.sweep === 'patch' && B < 2) throw new Error('--sweep patch: patches row 1 from row 0, so --ids needs two or more rows (or repeat --text)');
-  const make = opts.sweep === 'neurons'
-    ? () => neuronSweep(ctx, { kind: 'neurons', layer: last, ablation: 'mean' })
-    : opts.sweep === 'patch'
-      ? () => patchRunner(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1 })
-      : () => headAblationSweep(ctx, { kind: 'heads', layers: [last], ablation: opts.sweep === 'heads' ? 'mean' : 'bos' });
-  return async () => {
-    const runner = await make();
-    try {
-      return await runner.compute(0, runner.units);
-    } finally {
-      runner.dispose();
-    }
-  };
-}
-
 export async function profileCommand(opts: ProfileCommandOptions): Promise<void> {
   const repeat = Number(opts.repeat);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${opts.repeat}: expected a positive integer`);
@@ -54,7 +31,8 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
   try {
     const { model, dir } = await openModel(gpu, opts.model, opts.weights);
     const batch = await readInputs(opts, dir, model);
-    const work = workload(opts, { model, ids: batch.ids, B: batch.B, T: batch.T });
+    if (opts.sweep === 'patch' && batch.B < 2) throw new Error('--sweep patch: patches row 1 from row 0, so --ids needs two or more rows (or repeat --text)');
+    const work = profileWorkload(opts.sweep ?? 'forward', { model, ids: batch.ids, B: batch.B, T: batch.T });
     // Warm-up: compiles every pipeline this forward uses (and, with --autotune, lists its matmul shapes).
     const kernels = model.kernels;
     const shapes = opts.autotune ? await recordMatmulShapes(kernels, work) : (await work(), []);
@@ -86,15 +64,7 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
       console.log(`autotune: choices saved to ${autotuneCachePath() ?? 'memory'}`);
       await work(); // compile the chosen variants outside the region
     }
-    const mode: ProfileMode | undefined = opts.timer === 'cpu' ? 'cpu' : undefined;
-    const profiler = Profiler.attach(gpu, { mode });
-    let report;
-    try {
-      for (let i = 0; i < repeat; i++) await work();
-      report = await profiler.collect();
-    } finally {
-      profiler.detach();
-    }
+    const report = await profileRuns(gpu, work, repeat, { mode: opts.timer === 'cpu' ? 'cpu' : undefined });
     const tokens = batch.B * batch.T * repeat;
     const what = opts.sweep ? `${opts.sweep} sweep` : 'forward';
     const pairLoop = opts.sweep === 'neurons' ? `, pair loop ${formatPairVariant(pairVariantFor(gpu))}` : '';

@@ -428,7 +428,22 @@ export function agreementLines(report: ProfileReport): string[] {
   ];
   if (report.mode === 'cpu') lines[1] = `replayed total: ${fmt(report.gpuSpanMs, 3)} ms (cpu mode: no GPU clock)`;
   if (report.skipped) lines.push(`${report.skipped} dispatches without a timing`);
+  const quantum = timestampQuantumUs(report);
+  if (quantum !== null) {
+    lines.push(`timestamps are whole multiples of ${quantum} µs: the implementation rounds them (Chrome: 100 µs unless started with ` +
+      '--enable-webgpu-developer-features; Dawn in Node: 65.536 µs unless its timestamp_quantization feature is disabled, as plateau does), ' +
+      'so single short passes read as 0 or one quantum; totals over many passes stay meaningful');
+  }
   return lines;
+}
+
+/** The rounding step of the report's timestamps if they all sit on one (Chrome's 100 µs, Dawn's 65.536 µs), else null. */
+export function timestampQuantumUs(report: Pick<ProfileReport, 'mode' | 'dispatches'>): number | null {
+  if (report.mode !== 'timestamp' || report.dispatches.length < 4) return null;
+  for (const quantumNs of [100_000, 65_536]) {
+    if (report.dispatches.every((d) => d.startNs % quantumNs === 0 && d.endNs % quantumNs === 0)) return quantumNs / 1000;
+  }
+  return null;
 }
 
 /**
