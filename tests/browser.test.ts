@@ -54,7 +54,7 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
   });
 
   for (const name of FIXTURE_NAMES) {
-    it(`${name}: forward logits, the final-layer mean neuron sweep and resid_pre patching match reference.safetensors`, async () => {
+    it(`${name}: forward logits, the final-layer mean neuron sweep and resid_pre patching match reference.safetensors; the profiler view matches plateau profile`, async () => {
       const { page } = session;
       const dir = fixtureDir(name);
       const ref = await SafetensorsFile.openPath(path.join(dir, 'reference.safetensors'));
@@ -117,6 +117,37 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
         expect(await page.getAttribute('#patch-chart', 'data-rendered')).toBe('true');
         const patchJson = JSON.parse((await page.evaluate(() => window.plateau.download('patch-resid_pre.json')))!);
         expect(patchJson.logprobOfAnswer).toHaveLength(patch.shape[0] * patch.shape[1]);
+
+        // The profiler view: two forwards, the same kernels and calls as `plateau profile` on the
+        // same ids (matmul variants may differ between the adapters: their calls are compared summed).
+        await page.selectOption('#profile-work', 'forward');
+        await page.fill('#profile-repeat', '2');
+        await runJobOk(session, 'profile', () => page.click('#profile-run'));
+        const prof = await page.evaluate(() => window.plateau.lastProfile!);
+        expect([prof.work, prof.repeat, prof.tokens]).toEqual(['forward', 2, fwd.B * fwd.T]);
+        expect(prof.kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 6);
+        expect(prof.kernels.reduce((s, k) => s + k.calls, 0)).toBe(prof.dispatchCount);
+        expect(await page.locator('#profile-table tbody tr').count()).toBe(prof.kernels.length + 1);
+        expect(await page.textContent('#profile-summary')).toMatch(/sum of pass durations/);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.locator('#profile').screenshot({ path: path.join(ARTIFACTS, `browser-profile-${name}.png`) });
+        const trace = JSON.parse((await page.evaluate(() => window.plateau.download('profile-forward-trace.json')))!);
+        expect(trace.traceEvents.filter((e: { ph: string }) => e.ph === 'X')).toHaveLength(prof.dispatchCount);
+        const tmp = tempDir();
+        const idsFile = path.join(tmp, 'ids.json');
+        writeFileSync(idsFile, JSON.stringify(Array.from({ length: fwd.B }, (_, b) => fwd.ids.slice(b * fwd.T, (b + 1) * fwd.T))));
+        const cliJson = path.join(tmp, 'profile.json');
+        const cli = await runCli(['profile', '--model', dir, '--ids', idsFile, '--repeat', '2', '--json', cliJson]);
+        expect(cli.stderr).not.toMatch(/plateau:/);
+        const callsByKernel = (kernels: { kernel: string; calls: number }[]) => {
+          const out: Record<string, number> = {};
+          for (const k of kernels) {
+            const name = k.kernel.startsWith('matmul-') ? 'matmul' : k.kernel;
+            out[name] = (out[name] ?? 0) + k.calls;
+          }
+          return out;
+        };
+        expect(callsByKernel(prof.kernels)).toEqual(callsByKernel(JSON.parse(readFileSync(cliJson, 'utf8')).kernels));
       } finally {
         await ref.close();
       }

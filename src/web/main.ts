@@ -19,6 +19,8 @@ import { patchRunner } from '../interventions/patch.js';
 import { logSoftmax } from '../interventions/batched.js';
 import { PATCH_HOOKS, parsePatchHook, type PatchHook } from '../interventions/plan.js';
 import { Analysis, type AnalyzeOptions, type Phase } from '../analysis/pipeline.js';
+import { agreementLines, toChromeTrace, type ProfileReport } from '../gpu/profiler.js';
+import { profileRuns, profileWorkload, type ProfileWorkload } from '../interventions/profile-workload.js';
 import type { SplitMethod } from '../analysis/frequency.js';
 import type { AnalysisResults } from '../analysis/results.js';
 import { buildCharts } from '../report/charts.js';
@@ -59,7 +61,7 @@ function errorText(err: unknown): string {
 }
 
 /** A job's progress element and status line. */
-type JobName = 'load' | 'forward' | 'sweep' | 'patch' | 'analysis';
+type JobName = 'load' | 'forward' | 'sweep' | 'patch' | 'profile' | 'analysis';
 type JobState = 'idle' | 'running' | 'done' | 'error' | 'cancelled';
 
 class Job {
@@ -135,6 +137,14 @@ interface ForwardRecord {
 /** What one patch covers: a (layer, position), a layer at every position, or a head's slice of hook_z at one or every position. */
 type PatchGranularity = 'position' | 'layer' | 'head-position' | 'head';
 
+interface ProfileRecord {
+  work: ProfileWorkload;
+  repeat: number;
+  /** Tokens per run (B·T of the forward's ids). */
+  tokens: number;
+  report: ProfileReport;
+}
+
 interface PatchRecord {
   hook: PatchHook;
   granularity: PatchGranularity;
@@ -173,6 +183,7 @@ let lastSweep: SweepRecord | null = null;
 let lastPatch: PatchRecord | null = null;
 let cancelPatch = false;
 let lastAnalysis: AnalysisResults | null = null;
+let lastProfile: ProfileRecord | null = null;
 let busy = false;
 let cancelSweep = false;
 let cancelAnalysis = false;
@@ -182,6 +193,7 @@ const jobs: Record<JobName, Job> = {
   forward: new Job($('forward-progress'), $('forward-status')),
   sweep: new Job($('sweep-progress'), $('sweep-status')),
   patch: new Job($('patch-progress'), $('patch-status')),
+  profile: new Job($('profile-progress'), $('profile-status')),
   analysis: new Job($('analysis-progress'), $('analysis-status')),
 };
 
@@ -226,6 +238,12 @@ const api = {
   get lastAnalysis() {
     return lastAnalysis;
   },
+  get lastProfile() {
+    const p = lastProfile;
+    if (!p) return null;
+    const { dispatches, ...summary } = p.report;
+    return { work: p.work, repeat: p.repeat, tokens: p.tokens, ...summary, dispatchCount: dispatches.length };
+  },
   /** Text of a download offered on the page (by file name). */
   async download(name: string): Promise<string | null> {
     const a = Array.from(document.querySelectorAll<HTMLAnchorElement>('a[download]')).find((x) => x.download === name);
@@ -247,6 +265,7 @@ function setBusy(value: boolean): void {
   $<HTMLButtonElement>('sweep-run').disabled = !ready || !lastForward;
   $<HTMLButtonElement>('patch-run').disabled = !ready || !lastForward || lastForward.B < 2;
   $<HTMLButtonElement>('patch-texts').disabled = !ready || !loaded?.tokenizer;
+  $<HTMLButtonElement>('profile-run').disabled = !ready || !lastForward;
   $<HTMLButtonElement>('analysis-run').disabled = !ready || !loaded?.tokenizer;
   for (const id of ['model-dir', 'model-files', 'ids-file']) $<HTMLInputElement>(id).disabled = busy || (id === 'ids-file' && !loaded);
 }
@@ -338,7 +357,8 @@ function clearResults(): void {
   lastForward = null;
   lastSweep = null;
   lastAnalysis = null;
-  for (const id of ['loss-table', 'top5', 'forward-seq', 'forward-mean', 'sweep-summary', 'sweep-downloads', 'analysis-downloads', 'analysis-findings', 'charts']) clearElement(id);
+  lastProfile = null;
+  for (const id of ['loss-table', 'top5', 'forward-seq', 'forward-mean', 'sweep-summary', 'sweep-downloads', 'profile-summary', 'profile-table', 'profile-downloads', 'analysis-downloads', 'analysis-findings', 'charts']) clearElement(id);
 }
 
 /** Empties an element, releasing the blob URLs of its download links. */
@@ -585,6 +605,68 @@ function showSweep(s: SweepRecord): void {
       model, kind: s.kind, ablation: s.ablation, layers: s.layers, strategy: s.strategy, shape, seconds: s.seconds,
       meanAbsDnll: meanAbs, dnll: Array.from(s.dnll),
     }) },
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiler
+
+async function runProfileFromUi(): Promise<void> {
+  const job = jobs.profile;
+  job.start('Warm-up run (compiles the pipelines)…');
+  const f = lastForward;
+  if (!loaded || !gpu || !f) return job.fail(new Error('run a forward pass first: the profiler uses its token ids'));
+  const work = $<HTMLSelectElement>('profile-work').value as ProfileWorkload;
+  const timer = $<HTMLSelectElement>('profile-timer').value;
+  let repeat: number;
+  try {
+    repeat = intField('profile-repeat', 1);
+  } catch (err) {
+    return job.fail(err);
+  }
+  setBusy(true);
+  lastProfile = null;
+  for (const id of ['profile-summary', 'profile-table', 'profile-downloads']) clearElement(id);
+  try {
+    const run = profileWorkload(work, { model: loaded.model, ids: f.ids, B: f.B, T: f.T });
+    await run();
+    job.update(0, repeat, `Profiling: 0 / ${repeat} runs`);
+    const report = await profileRuns(gpu, run, repeat, {
+      mode: timer === 'cpu' ? 'cpu' : undefined,
+      onRun: (done) => job.update(done, repeat, `Profiling: ${done} / ${repeat} runs`),
+    });
+    lastProfile = { work, repeat, tokens: f.B * f.T, report };
+    showProfile(lastProfile);
+    job.done(`${report.dispatches.length} dispatches of ${report.kernels.length} kernels, ${report.gpuSumMs.toFixed(3)} ms of GPU time (${report.mode === 'timestamp' ? 'GPU timestamps' : 'CPU replay'})`);
+  } catch (err) {
+    job.fail(err);
+  } finally {
+    setBusy(false);
+  }
+}
+
+function showProfile(p: ProfileRecord): void {
+  const r = p.report;
+  const fixed = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+  const head = h('tr', {}, ...['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'].map((c) => h('th', {}, c)));
+  const rows = r.kernels.map((k) => h('tr', {},
+    h('td', {}, k.kernel), h('td', { class: 'num' }, String(k.calls)), h('td', { class: 'num' }, fixed(k.totalMs, 3)),
+    h('td', { class: 'num' }, fixed(k.meanUs, 1)), h('td', { class: 'num' }, `${fixed(100 * k.share, 1)}%`),
+    h('td', { class: 'num' }, k.flops ? fixed(k.gflops, 2) : '–'), h('td', { class: 'num' }, k.bytes ? fixed(k.gbps, 2) : '–')));
+  const total = h('tr', { class: 'total' }, h('td', {}, 'total'), h('td', { class: 'num' }, String(r.dispatches.length)),
+    h('td', { class: 'num' }, fixed(r.gpuSumMs, 3)), h('td', {}), h('td', { class: 'num' }, '100.0%'), h('td', {}), h('td', {}));
+  $('profile-table').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows, total));
+  const tokens = p.tokens * p.repeat;
+  $('profile-summary').replaceChildren(
+    h('p', { class: 'muted' }, `${p.repeat} × ${p.work} on ${p.tokens} tokens; mode: ${r.mode} — ${r.note}`),
+    h('ul', {}, ...[...agreementLines(r),
+      `throughput: ${(tokens / (r.wallMs / 1000)).toFixed(1)} tokens/s (wall clock), ${(tokens / (r.gpuSumMs / 1000)).toFixed(1)} tokens/s (GPU time)`,
+    ].map((line) => h('li', {}, line))),
+  );
+  const { dispatches, ...summary } = r;
+  offer('profile-downloads', [
+    { name: `profile-${p.work}-trace.json`, blob: new Blob([toChromeTrace(r)], { type: 'application/json' }) },
+    { name: `profile-${p.work}.json`, blob: jsonBlob({ model: loaded?.picked.name ?? 'model', work: p.work, repeat: p.repeat, tokens: p.tokens, ...summary, dispatchCount: dispatches.length }) },
   ]);
 }
 
@@ -905,6 +987,7 @@ $('patch-cancel').addEventListener('click', () => {
   cancelPatch = true;
   jobs.patch.status.textContent = 'Cancelling after the layer in flight…';
 });
+$('profile-run').addEventListener('click', () => void runProfileFromUi());
 $('analysis-run').addEventListener('click', () => void runAnalysisFromUi());
 $('analysis-cancel').addEventListener('click', () => {
   cancelAnalysis = true;

@@ -86,7 +86,7 @@ export async function openPlateauPage(mounts: Record<string, string> = {}): Prom
   };
 }
 
-export type JobName = 'load' | 'forward' | 'sweep' | 'patch' | 'analysis';
+export type JobName = 'load' | 'forward' | 'sweep' | 'patch' | 'profile' | 'analysis';
 
 /**
  * Performs `action` (which starts job `job` on the page) and waits until that run has ended;
