@@ -148,6 +148,21 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
           return out;
         };
         expect(callsByKernel(prof.kernels)).toEqual(callsByKernel(JSON.parse(readFileSync(cliJson, 'utf8')).kernels));
+        if (name === FIXTURE_NAMES[FIXTURE_NAMES.length - 1]) {
+          // Autotune first (last fixture only: the choices stay in the page's memory): a neuron sweep.
+          await page.selectOption('#profile-work', 'neurons');
+          await page.fill('#profile-repeat', '1');
+          await page.check('#profile-autotune');
+          await runJobOk(session, 'profile', () => page.click('#profile-run'));
+          await page.uncheck('#profile-autotune');
+          const tuned = await page.evaluate(() => window.plateau.lastProfile!);
+          const log = tuned.tuneLog!.join('\n');
+          expect(log).toMatch(/matmul shapes of this work/);
+          expect(log).toMatch(/attention \(dh \d+\): (tiled|simple)/);
+          expect(log).toMatch(/pair loop: /);
+          expect(tuned.kernels.some((k) => k.kernel.startsWith('neuron-closed-form') || k.kernel.includes('pair'))).toBe(true);
+          expect(await page.textContent('#profile-summary')).toContain('autotune (choices kept for this page session)');
+        }
       } finally {
         await ref.close();
       }

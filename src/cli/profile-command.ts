@@ -4,13 +4,9 @@
 // and optionally writes a Chrome trace (Perfetto / chrome://tracing).
 import { writeFile } from 'node:fs/promises';
 import { toChromeTrace, toTable } from '../gpu/profiler.js';
-import { autotuneCachePath, autotuneMatmul, recordMatmulShapes } from '../gpu/autotune.js';
-import { isSoftwareAdapter } from '../gpu/kernels.js';
-import { tuneStreamKGrids } from '../gpu/streamk-grid.js';
+import { autotuneCachePath } from '../gpu/autotune.js';
 import { openGpu, openModel, readInputs, type InputOptions } from './common.js';
-import { profileRuns, profileWorkload } from '../interventions/profile-workload.js';
-import { autotunePairLoop } from '../interventions/pair-autotune.js';
-import { autotuneAttention } from '../model/attention-autotune.js';
+import { profileRuns, profileWorkload, tuneForWorkload } from '../interventions/profile-workload.js';
 import { formatPairVariant, pairVariantFor } from '../interventions/closed-form.js';
 
 export interface ProfileCommandOptions extends InputOptions {
@@ -33,37 +29,12 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
     const batch = await readInputs(opts, dir, model);
     if (opts.sweep === 'patch' && batch.B < 2) throw new Error('--sweep patch: patches row 1 from row 0, so --ids needs two or more rows (or repeat --text)');
     const work = profileWorkload(opts.sweep ?? 'forward', { model, ids: batch.ids, B: batch.B, T: batch.T });
-    // Warm-up: compiles every pipeline this forward uses (and, with --autotune, lists its matmul shapes).
-    const kernels = model.kernels;
-    const shapes = opts.autotune ? await recordMatmulShapes(kernels, work) : (await work(), []);
+    // Warm-up: compiles every pipeline this work uses (with --autotune, tunes its kernels first).
     if (opts.autotune) {
-      if (kernels.forcedMatmul) throw new Error(`--autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
-      if (!isSoftwareAdapter(gpu)) {
-        for (const probe of await tuneStreamKGrids(kernels)) {
-          console.log(`autotune: stream-K grid for 128×${probe.bn} matmul tiles: ${probe.grid} workgroups (tiles run at once, measured)`);
-        }
-      }
-      console.log(`autotune: ${shapes.length} matmul shapes of this forward on ${gpu.describe()}`);
-      await autotuneMatmul(kernels, shapes, {
-        repeats: 3,
-        onResult: (r) => console.log(`  ${r.shape.M}×${r.shape.K}·${r.shape.K}×${r.shape.N} ${r.shape.dtype} ${r.shape.layout}: ${r.best} ` +
-          `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),
-      });
-      kernels.reloadAutotune();
-      if (kernels.forcedAttention) {
-        console.log(`autotune: attention kernel forced (${kernels.forcedAttention}), not tuned`);
-      } else {
-        const att = await autotuneAttention(model, batch.ids, batch.B, batch.T);
-        console.log(`  attention (dh ${model.spec.dHead}): ${att.best} (${att.timings.map((t) => `${t.variant} ${t.medianMs.toFixed(2)} ms per forward`).join(', ')})`);
-      }
-      if (opts.sweep === 'neurons') {
-        console.log('autotune: the closed form\'s pair-loop variants on these tokens');
-        const tuned = await autotunePairLoop(model, batch.ids, batch.B, batch.T);
-        console.log(`  pair loop: ${tuned.best} (${tuned.timings.map((t) => `${t.variant} ${t.glogitsPerS.toFixed(2)}`).join(', ')} G logits/s)`);
-      }
+      await tuneForWorkload(model, opts.sweep ?? 'forward', work, { ids: batch.ids, B: batch.B, T: batch.T }, (line) => console.log(line));
       console.log(`autotune: choices saved to ${autotuneCachePath() ?? 'memory'}`);
-      await work(); // compile the chosen variants outside the region
     }
+    await work(); // compile (the chosen variants) outside the region
     const report = await profileRuns(gpu, work, repeat, { mode: opts.timer === 'cpu' ? 'cpu' : undefined });
     const tokens = batch.B * batch.T * repeat;
     const what = opts.sweep ? `${opts.sweep} sweep` : 'forward';

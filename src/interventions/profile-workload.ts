@@ -1,9 +1,16 @@
 // What `plateau profile` and the page's profiler time: a forward pass, a whole last-layer sweep
-// (clean run included) or resid_pre patching of row 1 from row 0, on given token ids; and the
-// profiled region itself (N runs under one Profiler). Shared by the CLI and the browser page.
+// (clean run included) or resid_pre patching of row 1 from row 0, on given token ids; the autotune
+// of the kernels that work uses; and the profiled region itself (N runs under one Profiler).
+// Shared by the CLI and the browser page.
 import type { Gpu } from '../gpu/device.js';
 import { Profiler, type ProfileMode, type ProfileReport } from '../gpu/profiler.js';
+import { autotuneMatmul, recordMatmulShapes } from '../gpu/autotune.js';
+import { isSoftwareAdapter } from '../gpu/kernels.js';
+import { tuneStreamKGrids } from '../gpu/streamk-grid.js';
+import type { Transformer } from '../model/forward.js';
+import { autotuneAttention } from '../model/attention-autotune.js';
 import { runSequences } from '../model/run.js';
+import { autotunePairLoop } from './pair-autotune.js';
 import { headAblationSweep, neuronSweep, type SweepContext } from './sweeps.js';
 import { patchRunner } from './patch.js';
 
@@ -46,5 +53,40 @@ export async function profileRuns(gpu: Gpu, work: () => Promise<unknown>, repeat
     return await profiler.collect();
   } finally {
     profiler.detach();
+  }
+}
+
+/**
+ * Tunes the kernels `work` uses on this adapter and records the choices in the autotune cache (a
+ * file in Node, memory in the browser): runs `work` once listing its matmul shapes; on GPUs measures
+ * the stream-K grid; times every matmul variant per shape; both attention kernels (unless one is
+ * forced); with the neuron sweep, the closed form's pair-loop variants. Reports each step to `log`.
+ */
+export async function tuneForWorkload(model: Transformer, kind: ProfileWorkload, work: () => Promise<unknown>, batch: { ids: Int32Array; B: number; T: number }, log: (line: string) => void): Promise<void> {
+  const { kernels, gpu } = model;
+  if (kernels.forcedMatmul) throw new Error(`autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
+  const shapes = await recordMatmulShapes(kernels, work);
+  if (!isSoftwareAdapter(gpu)) {
+    for (const probe of await tuneStreamKGrids(kernels)) {
+      log(`autotune: stream-K grid for 128×${probe.bn} matmul tiles: ${probe.grid} workgroups (tiles run at once, measured)`);
+    }
+  }
+  log(`autotune: ${shapes.length} matmul shapes of this work on ${gpu.describe()}`);
+  await autotuneMatmul(kernels, shapes, {
+    repeats: 3,
+    onResult: (r) => log(`  ${r.shape.M}×${r.shape.K}·${r.shape.K}×${r.shape.N} ${r.shape.dtype} ${r.shape.layout}: ${r.best} ` +
+      `(${r.timings.map((t) => `${t.variant} ${t.gflops.toFixed(2)}`).join(', ')} GFLOP/s)`),
+  });
+  kernels.reloadAutotune();
+  if (kernels.forcedAttention) {
+    log(`autotune: attention kernel forced (${kernels.forcedAttention}), not tuned`);
+  } else {
+    const att = await autotuneAttention(model, batch.ids, batch.B, batch.T);
+    log(`  attention (dh ${model.spec.dHead}): ${att.best} (${att.timings.map((t) => `${t.variant} ${t.medianMs.toFixed(2)} ms per forward`).join(', ')})`);
+  }
+  if (kind === 'neurons') {
+    log('autotune: the closed form\'s pair-loop variants on these tokens');
+    const tuned = await autotunePairLoop(model, batch.ids, batch.B, batch.T);
+    log(`  pair loop: ${tuned.best} (${tuned.timings.map((t) => `${t.variant} ${t.glogitsPerS.toFixed(2)}`).join(', ')} G logits/s)`);
   }
 }

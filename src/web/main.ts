@@ -20,7 +20,7 @@ import { logSoftmax } from '../interventions/batched.js';
 import { PATCH_HOOKS, parsePatchHook, type PatchHook } from '../interventions/plan.js';
 import { Analysis, type AnalyzeOptions, type Phase } from '../analysis/pipeline.js';
 import { agreementLines, toChromeTrace, type ProfileReport } from '../gpu/profiler.js';
-import { profileRuns, profileWorkload, type ProfileWorkload } from '../interventions/profile-workload.js';
+import { profileRuns, profileWorkload, tuneForWorkload, type ProfileWorkload } from '../interventions/profile-workload.js';
 import type { SplitMethod } from '../analysis/frequency.js';
 import type { AnalysisResults } from '../analysis/results.js';
 import { buildCharts } from '../report/charts.js';
@@ -143,6 +143,8 @@ interface ProfileRecord {
   /** Tokens per run (B·T of the forward's ids). */
   tokens: number;
   report: ProfileReport;
+  /** The autotune's report lines when it ran first, else null. */
+  tuneLog: string[] | null;
 }
 
 interface PatchRecord {
@@ -242,7 +244,7 @@ const api = {
     const p = lastProfile;
     if (!p) return null;
     const { dispatches, ...summary } = p.report;
-    return { work: p.work, repeat: p.repeat, tokens: p.tokens, ...summary, dispatchCount: dispatches.length };
+    return { work: p.work, repeat: p.repeat, tokens: p.tokens, tuneLog: p.tuneLog, ...summary, dispatchCount: dispatches.length };
   },
   /** Text of a download offered on the page (by file name). */
   async download(name: string): Promise<string | null> {
@@ -629,13 +631,23 @@ async function runProfileFromUi(): Promise<void> {
   for (const id of ['profile-summary', 'profile-table', 'profile-downloads']) clearElement(id);
   try {
     const run = profileWorkload(work, { model: loaded.model, ids: f.ids, B: f.B, T: f.T });
+    let tuneLog: string[] | null = null;
+    if ($<HTMLInputElement>('profile-autotune').checked) {
+      tuneLog = [];
+      const lines = tuneLog;
+      job.update(0, 1, 'Autotuning the kernels of this work…');
+      await tuneForWorkload(loaded.model, work, run, { ids: f.ids, B: f.B, T: f.T }, (line) => {
+        lines.push(line);
+        job.update(0, 1, line.trim());
+      });
+    }
     await run();
     job.update(0, repeat, `Profiling: 0 / ${repeat} runs`);
     const report = await profileRuns(gpu, run, repeat, {
       mode: timer === 'cpu' ? 'cpu' : undefined,
       onRun: (done) => job.update(done, repeat, `Profiling: ${done} / ${repeat} runs`),
     });
-    lastProfile = { work, repeat, tokens: f.B * f.T, report };
+    lastProfile = { work, repeat, tokens: f.B * f.T, report, tuneLog };
     showProfile(lastProfile);
     job.done(`${report.dispatches.length} dispatches of ${report.kernels.length} kernels, ${report.gpuSumMs.toFixed(3)} ms of GPU time (${report.mode === 'timestamp' ? 'GPU timestamps' : 'CPU replay'})`);
   } catch (err) {
@@ -662,11 +674,12 @@ function showProfile(p: ProfileRecord): void {
     h('ul', {}, ...[...agreementLines(r),
       `throughput: ${(tokens / (r.wallMs / 1000)).toFixed(1)} tokens/s (wall clock), ${(tokens / (r.gpuSumMs / 1000)).toFixed(1)} tokens/s (GPU time)`,
     ].map((line) => h('li', {}, line))),
+    ...(p.tuneLog ? [h('details', {}, h('summary', {}, 'autotune (choices kept for this page session)'), h('pre', {}, p.tuneLog.join('\n')))] : []),
   );
   const { dispatches, ...summary } = r;
   offer('profile-downloads', [
     { name: `profile-${p.work}-trace.json`, blob: new Blob([toChromeTrace(r)], { type: 'application/json' }) },
-    { name: `profile-${p.work}.json`, blob: jsonBlob({ model: loaded?.picked.name ?? 'model', work: p.work, repeat: p.repeat, tokens: p.tokens, ...summary, dispatchCount: dispatches.length }) },
+    { name: `profile-${p.work}.json`, blob: jsonBlob({ model: loaded?.picked.name ?? 'model', work: p.work, repeat: p.repeat, tokens: p.tokens, autotune: p.tuneLog, ...summary, dispatchCount: dispatches.length }) },
   ]);
 }
 
