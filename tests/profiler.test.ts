@@ -218,6 +218,27 @@ describe('plateau profile', () => {
     expect(bad.stderr).toMatch(/--repeat 0: expected a positive integer/);
   });
 
+  it('--matmul and --attention force kernels (stream-K with PLATEAU_STREAMK_GRID); unknown names are refused with the allowed ones', async () => {
+    const dir = tempDir();
+    const json = path.join(dir, 'report.json');
+    const ids = path.join(fixtureDir('gpt2-tiny'), 'reference.safetensors');
+    const kernelsOf = async (extra: string[], env: Record<string, string> = {}) => {
+      const res = await runCli(['profile', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--repeat', '1', '--json', json, ...extra], env);
+      expect(res.stderr).not.toMatch(/plateau:/);
+      return (JSON.parse(readFileSync(json, 'utf8')).kernels as { kernel: string }[]).map((k) => k.kernel);
+    };
+    const forced = await kernelsOf(['--matmul', 'register', '--attention', 'simple']);
+    expect(forced.filter((k) => k.startsWith('matmul-'))).toEqual(['matmul-register-f32']);
+    expect(forced).toContain('attention-dh16');
+    expect(forced).not.toContain('attention-dh16-tiled');
+    // gpt2-tiny's widths are multiples of 4: the stream-K variant runs itself, main pass and fixup.
+    const streamK = await kernelsOf(['--matmul', 'vec4-128x64-sk'], { PLATEAU_STREAMK_GRID: '3' });
+    expect(streamK.some((k) => /^matmul-vec4-128x64-sk-(kn|nk)-f32$/.test(k))).toBe(true);
+    expect(streamK.some((k) => /^matmul-vec4-128x64-sk-(kn|nk)-f32-fixup$/.test(k))).toBe(true);
+    const bad = await runCli(['run', '--model', fixtureDir('gpt2-tiny'), '--ids', ids, '--matmul', 'fastest', '--out', path.join(dir, 'x.safetensors')]);
+    expect(bad.stderr).toMatch(/--matmul <variant>' argument 'fastest' is invalid.*register, shared/s);
+  });
+
   it('--sweep profiles whole sweeps: the closed form\'s, the single-position and the cached-rows kernels appear', async () => {
     const ids = path.join(fixtureDir('pythia-tiny'), 'reference.safetensors');
     for (const [sweep, kernel] of [['neurons', 'neuron-closed-form-pair_lse_update'], ['heads-bos', 'single-position-redirect-z'], ['patch', 'single-position-cached_attention']]) {

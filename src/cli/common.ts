@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gpu } from '../gpu/device.js';
 import { loadModel } from '../model/load.js';
+import type { AttentionVariant, MatmulVariant } from '../gpu/kernels.js';
 import type { Transformer } from '../model/forward.js';
 import { progressBar } from './progress.js';
 import { readIdsFile, type TokenBatch } from './ids.js';
@@ -36,6 +37,12 @@ export function checkOutputSize(name: string, shape: number[], hint: string): vo
 /** --memory-budget (bytes a batch's working buffers may take; default PLATEAU_MEMORY_BUDGET, else 4 GiB). */
 export interface MemoryOptions { memoryBudget?: string }
 
+/** --matmul / --attention: one kernel variant forced for the whole command (commander checks the names). */
+export interface KernelChoiceOptions {
+  matmul?: MatmulVariant;
+  attention?: AttentionVariant;
+}
+
 export async function openGpu(opts: MemoryOptions = {}, profiling = false): Promise<Gpu> {
   return Gpu.create({
     ...(profiling ? { dawnFlags: ['disable-dawn-features=timestamp_quantization'] } : {}),
@@ -43,15 +50,19 @@ export async function openGpu(opts: MemoryOptions = {}, profiling = false): Prom
   });
 }
 
-export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'auto' | 'f32' = 'auto'): Promise<{ model: Transformer; dir: string }> {
+export async function openModel(gpu: Gpu, dir: string | undefined, storage: 'auto' | 'f32' = 'auto', kernels: KernelChoiceOptions = {}): Promise<{ model: Transformer; dir: string }> {
   const modelDir = dir ?? defaultModelDir();
   const bar = progressBar('loading weights', 1, 'tensors');
-  const model = await loadModel(gpu, modelDir, { storage, onProgress: (done, total) => bar.update(done, total) });
+  const model = await loadModel(gpu, modelDir, {
+    storage,
+    onProgress: (done, total) => bar.update(done, total),
+    kernels: { matmul: kernels.matmul, attention: kernels.attention },
+  });
   bar.stop();
   return { model, dir: modelDir };
 }
 
-export interface InputOptions extends MemoryOptions {
+export interface InputOptions extends MemoryOptions, KernelChoiceOptions {
   ids?: string;
   /** One row per --text (equal token lengths). */
   text?: string[];

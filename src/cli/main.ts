@@ -2,10 +2,18 @@
 // command-line contract; every output is a safetensors file of f32 tensors.
 import { Command, Option } from 'commander';
 import { action } from './common.js';
+import { ATTENTION_VARIANTS, MATMUL_VARIANTS } from '../gpu/kernels.js';
 import { runCommand } from './run-command.js';
 import { profileCommand } from './profile-command.js';
 import { analyzeCommand } from './analyze-command.js';
 import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
+
+/** --matmul and --attention: force one kernel variant (as PLATEAU_MATMUL / PLATEAU_ATTENTION do). */
+function kernelOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--matmul <variant>', 'one matmul variant for every product (default: PLATEAU_MATMUL, else the autotune cache, else the adapter default)').choices(MATMUL_VARIANTS))
+    .addOption(new Option('--attention <kernel>', 'one attention kernel (default: PLATEAU_ATTENTION, else the autotune cache, else tiled; simple always when patterns are requested)').choices(ATTENTION_VARIANTS));
+}
 
 /** Commander collector: every --text is one row. */
 function collectTexts(value: string, previous: string[] | undefined): string[] {
@@ -18,7 +26,7 @@ program
   .description('WebGPU interpretability sweeps on GPT-2 and Pythia checkpoints')
   .version('0.1.0');
 
-program
+kernelOptions(program
   .command('run')
   .description('forward pass: writes logits [B,T,V], nll [B,T-1] and the requested hooks')
   .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
@@ -29,12 +37,12 @@ program
   .option('--no-logits', 'do not write the [B,T,V] logits')
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
   .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
-  .requiredOption('--out <file>', 'output safetensors file')
+  .requiredOption('--out <file>', 'output safetensors file'))
   .action(action(runCommand));
 
 /** Options shared by sweeps and patching: model, inputs, scheduling. */
 function sweepOptions(cmd: Command): Command {
-  return cmd
+  return kernelOptions(cmd)
     .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
     .option('--ids <file>', 'token ids: JSON array of equal-length arrays, or safetensors with input_ids [B,T]')
     .option('--text <text>', 'text to tokenize; repeat for more rows of equal token length (e.g. a clean and a corrupted prompt for patch)', collectTexts)
@@ -84,7 +92,7 @@ program.command('merge')
   .requiredOption('--out <file>', 'output safetensors file')
   .action(action(mergeCommand));
 
-program
+kernelOptions(program
   .command('profile')
   .description('per-kernel GPU time of N forward passes (after one warm-up): table, sum vs span vs wall clock, Chrome trace')
   .option('--model <dir>', 'Hugging Face model folder (default: the embedded weights/gpt2-brown)')
@@ -98,7 +106,7 @@ program
   .option('--autotune', 'first time every matmul variant on this forward\'s shapes, both attention kernels (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
-  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
+  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)'))
   .action(action(profileCommand));
 
 program.command('analyze')

@@ -25,7 +25,7 @@ export async function profileCommand(opts: ProfileCommandOptions): Promise<void>
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${opts.repeat}: expected a positive integer`);
   const gpu = await openGpu(opts, true);
   try {
-    const { model, dir } = await openModel(gpu, opts.model, opts.weights);
+    const { model, dir } = await openModel(gpu, opts.model, opts.weights, opts);
     const batch = await readInputs(opts, dir, model);
     if (opts.sweep === 'patch' && batch.B < 2) throw new Error('--sweep patch: patches row 1 from row 0, so --ids needs two or more rows (or repeat --text)');
     const work = profileWorkload(opts.sweep ?? 'forward', { model, ids: batch.ids, B: batch.B, T: batch.T });

@@ -23,7 +23,7 @@ function checkOutputSizes(spec: ModelSpec, B: number, T: number, logits: boolean
 export async function runCommand(opts: RunCommandOptions): Promise<void> {
   const gpu = await openGpu(opts);
   try {
-    const { model, dir } = await openModel(gpu, opts.model, opts.weights);
+    const { model, dir } = await openModel(gpu, opts.model, opts.weights, opts);
     const hooks = resolveHooks(model.spec, opts.hooks);
     const batch = await readInputs(opts, dir, model);
     checkOutputSizes(model.spec, batch.B, batch.T, opts.logits, hooks);

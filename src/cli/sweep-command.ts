@@ -56,7 +56,7 @@ async function executeSweep(
 ): Promise<void> {
   const gpu = await openGpu(opts);
   try {
-    const { model, dir } = await openModel(gpu, opts.model, opts.weights);
+    const { model, dir } = await openModel(gpu, opts.model, opts.weights, opts);
     const batch = await readInputs(opts, dir, model);
     const ctx: SweepContext = { model, ids: batch.ids, B: batch.B, T: batch.T };
     const runner = await build(ctx, model);

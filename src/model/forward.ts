@@ -3,7 +3,7 @@
 // only the requested activations are read back; `onHook` lets interventions edit any hooked
 // activation in place on the GPU before the rest of the model consumes it.
 import type { Gpu } from '../gpu/device.js';
-import { Kernels } from '../gpu/kernels.js';
+import { Kernels, type KernelsOptions } from '../gpu/kernels.js';
 import type { GpuMatrix } from '../gpu/tensor.js';
 import type { ModelSpec } from './spec.js';
 import type { Linear, ModelWeights } from './weights.js';
@@ -141,10 +141,11 @@ export class Transformer {
     readonly gpu: Gpu,
     readonly spec: ModelSpec,
     readonly weights: ModelWeights,
-    kernels?: Kernels,
+    /** A Kernels to share (not freed by destroy()), or the options of this model's own. */
+    kernels?: Kernels | KernelsOptions,
   ) {
-    this.ownsKernels = !kernels;
-    this.kernels = kernels ?? new Kernels(gpu);
+    this.ownsKernels = !(kernels instanceof Kernels);
+    this.kernels = kernels instanceof Kernels ? kernels : new Kernels(gpu, kernels);
   }
 
   /** Largest number of rows (B·T) per pass: each activation buffer fits one binding, all of them the memory budget. */

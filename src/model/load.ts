@@ -5,6 +5,12 @@ import { importNodeFs, importNodePath } from '../io/byte-source.js';
 import { specFromConfig } from './spec.js';
 import { loadWeights, type LoadOptions } from './weights.js';
 import { Transformer } from './forward.js';
+import type { KernelsOptions } from '../gpu/kernels.js';
+
+export interface ModelLoadOptions extends LoadOptions {
+  /** Kernel choices of the model's Kernels (forced matmul / attention variants, autotune on or off). */
+  kernels?: KernelsOptions;
+}
 
 export async function readConfig(dir: string): Promise<unknown> {
   const fs = await importNodeFs();
@@ -24,21 +30,21 @@ export async function readConfig(dir: string): Promise<unknown> {
 }
 
 /** Loads a model folder in Node. */
-export async function loadModel(gpu: Gpu, dir: string, options: LoadOptions = {}): Promise<Transformer> {
+export async function loadModel(gpu: Gpu, dir: string, options: ModelLoadOptions = {}): Promise<Transformer> {
   const config = await readConfig(dir);
   const spec = specFromConfig(config, `${dir}/config.json`);
   const ckpt = await Checkpoint.openDir(dir);
   try {
     const weights = await loadWeights(gpu, spec, ckpt, dir, options);
-    return new Transformer(gpu, spec, weights);
+    return new Transformer(gpu, spec, weights, options.kernels);
   } finally {
     await ckpt.close();
   }
 }
 
 /** Loads from already-opened sources (the browser's file picker path). */
-export async function loadModelFromCheckpoint(gpu: Gpu, config: unknown, ckpt: Checkpoint, where: string, options: LoadOptions = {}): Promise<Transformer> {
+export async function loadModelFromCheckpoint(gpu: Gpu, config: unknown, ckpt: Checkpoint, where: string, options: ModelLoadOptions = {}): Promise<Transformer> {
   const spec = specFromConfig(config, `${where}/config.json`);
   const weights = await loadWeights(gpu, spec, ckpt, where, options);
-  return new Transformer(gpu, spec, weights);
+  return new Transformer(gpu, spec, weights, options.kernels);
 }
