@@ -317,7 +317,24 @@ fn main_fixup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
   for (var g = ga; g <= gb; g++) {
     // The tile is the first of every contributor but possibly ga, whose range may start earlier.
     let slot = 2u * g + select(0u, 1u, g == ga && first_unit(ga) < ua);
-    for (var i = 0u; i < 16u; i++) { acc[i] += partials[(slot * 16u + i) * NT + tid]; }
+    let at = slot * 16u * NT + tid;
+    // Constant indices only (as in main_streamk): acc stays in registers.
+    acc[0] += partials[at + 0u * NT];
+    acc[1] += partials[at + 1u * NT];
+    acc[2] += partials[at + 2u * NT];
+    acc[3] += partials[at + 3u * NT];
+    acc[4] += partials[at + 4u * NT];
+    acc[5] += partials[at + 5u * NT];
+    acc[6] += partials[at + 6u * NT];
+    acc[7] += partials[at + 7u * NT];
+    acc[8] += partials[at + 8u * NT];
+    acc[9] += partials[at + 9u * NT];
+    acc[10] += partials[at + 10u * NT];
+    acc[11] += partials[at + 11u * NT];
+    acc[12] += partials[at + 12u * NT];
+    acc[13] += partials[at + 13u * NT];
+    acc[14] += partials[at + 14u * NT];
+    acc[15] += partials[at + 15u * NT];
   }
   store_tile(lid.x, lid.y, (tile / p.tilesN) * BM, (tile % p.tilesN) * BN, acc);
 }
