@@ -54,7 +54,7 @@ for (const dir of process.argv.slice(2)) {
   await check('sweep.heads.bos.dnll', dnll);
   await check('sweep.heads.bos.dact', dact);
   await check('patch.resid_pre.logprobs', await patchSweep(ctx, { kind: 'patch', hook: 'resid_pre', cleanRow: 0, corruptedRow: 1 }));
-  console.log(JSON.stringify({ bench: 'verify-fixtures', fixture: path.basename(dir), adapter: gpu.describe(), matmul: model.kernels.matmulVariant, weights: model.weights.storage, maxAbsError: errors }));
+  console.log(JSON.stringify({ bench: 'verify-fixtures', fixture: path.basename(dir), adapter: gpu.describe(), matmul: model.kernels.forcedMatmul ?? (model.kernels.matmulChooser ? 'autotuned' : model.kernels.matmulVariant), weights: model.weights.storage, maxAbsError: errors }));
   await ref.close();
   model.destroy();
 }
