@@ -148,6 +148,16 @@ describe('Plateau in Chrome (WebGPU on SwiftShader)', () => {
           return out;
         };
         expect(callsByKernel(prof.kernels)).toEqual(callsByKernel(JSON.parse(readFileSync(cliJson, 'utf8')).kernels));
+        if (name === FIXTURE_NAMES[0]) {
+          // The CPU-replay timer (the fallback without timestamp-query): same kernels and calls.
+          await page.selectOption('#profile-timer', 'cpu');
+          await runJobOk(session, 'profile', () => page.click('#profile-run'));
+          await page.selectOption('#profile-timer', 'auto');
+          const replayed = await page.evaluate(() => window.plateau.lastProfile!);
+          expect(replayed.mode).toBe('cpu');
+          expect(replayed.skipped).toBe(0);
+          expect(callsByKernel(replayed.kernels)).toEqual(callsByKernel(prof.kernels));
+        }
         if (name === FIXTURE_NAMES[FIXTURE_NAMES.length - 1]) {
           // Autotune first (last fixture only: the choices stay in the page's memory): a neuron sweep.
           await page.selectOption('#profile-work', 'neurons');
