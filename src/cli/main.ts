@@ -8,9 +8,14 @@ import { profileCommand } from './profile-command.js';
 import { analyzeCommand } from './analyze-command.js';
 import { mergeCommand, patchCommand, sweepHeadsCommand, sweepNeuronsCommand } from './sweep-command.js';
 
-/** --matmul and --attention: force one kernel variant (as PLATEAU_MATMUL / PLATEAU_ATTENTION do). */
+/** --memory-budget: the GPU memory a batch may take (as PLATEAU_MEMORY_BUDGET). */
+function memoryBudgetOption(cmd: Command): Command {
+  return cmd.option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)');
+}
+
+/** --memory-budget, and --matmul / --attention: force one kernel variant (as PLATEAU_MATMUL / PLATEAU_ATTENTION do). */
 function kernelOptions(cmd: Command): Command {
-  return cmd
+  return memoryBudgetOption(cmd)
     .addOption(new Option('--matmul <variant>', 'one matmul variant for every product (default: PLATEAU_MATMUL, else the autotune cache, else the adapter default)').choices(MATMUL_VARIANTS))
     .addOption(new Option('--attention <kernel>', 'one attention kernel (default: PLATEAU_ATTENTION, else the autotune cache, else tiled; simple always when patterns are requested)').choices(ATTENTION_VARIANTS));
 }
@@ -36,7 +41,6 @@ kernelOptions(program
   .option('--hooks <names>', 'comma-separated hook names, or "all"')
   .option('--no-logits', 'do not write the [B,T,V] logits')
   .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
-  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
   .requiredOption('--out <file>', 'output safetensors file'))
   .action(action(runCommand));
 
@@ -53,8 +57,7 @@ function sweepOptions(cmd: Command): Command {
     .option('--work-dir <dir>', 'where chunks and the manifest live (default: OUT.parts)')
     .option('--chunk <units>', 'units per chunk (default: one device batch)')
     .option('--strategy <name>', 'force a strategy: final-layer-closed-form, batched-from-layer, single-position-cached, suffix-cached (patch), naive')
-    .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
-    .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)');
+    .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'));
 }
 
 const sweep = program.command('sweep').description('intervention sweeps (dnll per unit, batch and position)');
@@ -105,11 +108,10 @@ kernelOptions(program
   .addOption(new Option('--sweep <kind>', 'profile a whole last-layer sweep instead of a forward: neurons or heads (mean ablation), heads-bos; or patch (resid_pre, rows 0 → 1)').choices(['neurons', 'heads', 'heads-bos', 'patch']))
   .option('--autotune', 'first time every matmul variant on this forward\'s shapes, both attention kernels (with --sweep neurons also the closed form\'s pair-loop variants) and cache the fastest (~/.cache/plateau/autotune.json)')
   .addOption(new Option('--timer <kind>', 'auto: GPU timestamps when offered; cpu: replay each dispatch between queue syncs').choices(['auto', 'cpu']).default('auto'))
-  .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto'))
-  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)'))
+  .addOption(new Option('--weights <dtype>', 'GPU storage of weight matrices').choices(['auto', 'f32']).default('auto')))
   .action(action(profileCommand));
 
-program.command('analyze')
+memoryBudgetOption(program.command('analyze')
   .description('the rare-token analyses (influence, three regimes, geometry, clustering, routing, spectra, dynamics) → results.json, CSVs, report.html')
   .option('--model <dir>', 'model folder with config.json, tokenizer.json, weights (default: the embedded weights/gpt2-brown)')
   .option('--corpus <files...>', 'text (.txt = one document), JSONL (text field) or JSON array files (default: the embedded Brown corpus)')
@@ -131,8 +133,7 @@ program.command('analyze')
   .option('--head-layers <default|N,N>', 'layers whose heads are screened (default: last layer up to 24 layers, else the last 6)', 'default')
   .addOption(new Option('--head-intervention <kind>', 'head intervention').choices(['bos', 'zero', 'mean']).default('bos'))
   .option('--permutations <n>', 'permutations of the per-head test', '1000')
-  .option('--checkpoints <dirs>', 'comma-separated checkpoint folders (e.g. Pythia step0,...,step143000) for training dynamics')
-  .option('--memory-budget <size>', 'GPU memory a batch may take, e.g. 8GB (default: PLATEAU_MEMORY_BUDGET, else 4GiB; batches also respect the binding limit)')
+  .option('--checkpoints <dirs>', 'comma-separated checkpoint folders (e.g. Pythia step0,...,step143000) for training dynamics'))
   .action(action(analyzeCommand));
 
 await program.parseAsync(process.argv);

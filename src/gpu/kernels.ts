@@ -495,8 +495,8 @@ export class Kernels {
       groups = [Math.ceil(a.N / (tiled.wgX * tiled.tn)), Math.ceil(a.M / (tiled.wgY * tiled.tm))];
     } else if (VEC4_128_WIDTH[variant]) {
       const bn = VEC4_128_WIDTH[variant]!;
-      const grid = STREAM_K_TWIN[variant] ? this.streamKGridFor(bn) : null;
-      if (grid !== null) return this.matmulStreamK(a, key, bn, grid, [...words, 0, 0, 0, 0, 0], work);
+      // matmulVariantFor keeps a stream-K variant only when its grid is known.
+      if (STREAM_K_TWIN[variant]) return this.matmulStreamK(a, key, bn, this.streamKGridFor(bn)!, [...words, 0, 0, 0, 0, 0], work);
       pipeline = this.gpu.pipeline(key, () => matmulVec4x128Source(a.wDtype, layout, bn));
       groups = [Math.ceil(a.N / bn), Math.ceil(a.M / 128)];
       words.push(0, 0, 0, 0, 0); // the stream-K fields of Params

@@ -8,7 +8,7 @@
 // timing is that of n full tiles.
 import type { Kernels } from './kernels.js';
 import { STREAM_K_MAX_GRID, streamKCacheKey } from './kernels.js';
-import { saveCachedChoice, timeRuns, type TimeOptions } from './autotune.js';
+import { median, saveCachedChoice, timeRuns, type TimeOptions } from './autotune.js';
 
 export interface ConcurrencyPoint {
   tiles: number;
@@ -49,8 +49,7 @@ export async function tileConcurrencyCurve(kernels: Kernels, bn: 128 | 64, count
       const args = { x, w, wDtype: 'f32' as const, y, M: 128, N: tiles * bn, K, sK: 1, sN: 0, ldX: 0, ldY: 0 };
       if (kernels.matmulVariantFor(args, variant) !== variant) throw new Error(`stream-K probe: ${variant} cannot run its probe product`);
       const t = await timeRuns(gpu, () => kernels.matmul(args, variant), { warmup: options.warmup ?? 1, repeats: options.repeats ?? 3, timer: options.timer });
-      const sorted = [...t.samples].sort((a, b) => a - b);
-      points.push({ tiles, medianMs: sorted[sorted.length >> 1] });
+      points.push({ tiles, medianMs: median(t.samples) });
       timer = t.timer;
     }
   } finally {

@@ -64,7 +64,7 @@ export async function profileRuns(gpu: Gpu, work: () => Promise<unknown>, repeat
  */
 export async function tuneForWorkload(model: Transformer, kind: ProfileWorkload, work: () => Promise<unknown>, batch: { ids: Int32Array; B: number; T: number }, log: (line: string) => void): Promise<void> {
   const { kernels, gpu } = model;
-  if (kernels.forcedMatmul) throw new Error(`autotune: a matmul variant is forced (${kernels.forcedMatmul}, PLATEAU_MATMUL?): unset it first`);
+  if (kernels.forcedMatmul) throw new Error(`autotune: a matmul variant is forced (${kernels.forcedMatmul}, by --matmul or PLATEAU_MATMUL): drop it first`);
   const shapes = await recordMatmulShapes(kernels, work);
   if (!isSoftwareAdapter(gpu)) {
     for (const probe of await tuneStreamKGrids(kernels)) {
